@@ -1,0 +1,1 @@
+"""Dataset rendering and preprocessing for kerasseq (importable and runnable scripts)."""

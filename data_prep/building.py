@@ -1,0 +1,283 @@
+"""Building a dataset folder from a source of labelled word images, in parallel.
+
+The plan is deterministic: items keep the source's order, each split is cut into
+shards of ``shard_size`` consecutive items, and each shard is identified by a digest
+of its inputs and settings. A rerun skips shards already complete with the same
+digest, so a run killed at any point finishes on the next try with exactly the bytes
+an uninterrupted run writes.
+"""
+
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import socket
+import zlib
+
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.sources import find_source
+from kerasseq.charset import DEFAULT_PRESET, Charset, ctc_steps_needed
+from kerasseq.dataset import (
+    FORMAT_VERSION,
+    MAX_LABEL_LENGTH,
+    SPLITS,
+    atomic_write_json,
+    manifest_name,
+    read_shard_meta,
+    shard_is_complete,
+    write_shard,
+)
+from kerasseq.errors import DataError, KerasseqError
+from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES, load_canvas
+
+VALIDATION_NAMES = {"val", "valid", "validation", "test"}
+SPLIT_METHODS = ("auto", "every", "column", "random")
+CHUNK_SIZE = 256
+
+
+@dataclasses.dataclass
+class PreprocessConfig:
+    """Settings of one preprocessing run (the ``preprocess.py`` options)."""
+
+    mode: str = "resize"
+    limit: int = 0
+    workers: int = 0
+    split: str = "auto"
+    val_every: int = 10
+    val_fraction: float = 0.1
+    seed: int = 0
+    charset: str = DEFAULT_PRESET
+    shard_index: int = 0
+    num_shards: int = 1
+    shard_size: int = 10_000
+
+    def check(self):
+        """Raise DataError for settings that cannot work."""
+        if self.mode not in MODES:
+            raise DataError(f"unknown --mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if self.split not in SPLIT_METHODS:
+            raise DataError(f"unknown --split {self.split!r}; use one of {', '.join(SPLIT_METHODS)}")
+        if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
+            raise DataError(f"--shard-index {self.shard_index} must be in 0..{self.num_shards - 1}")
+        if self.val_every < 0 or self.limit < 0 or self.shard_size < 1 or self.workers < 0:
+            raise DataError("--val-every, --limit and --workers must be >= 0 and --shard-size >= 1")
+
+
+def assign_split(position, item, method, config):
+    """'train' or 'val' for the item at ``position`` in the source's order."""
+    if method == "column":
+        return "val" if item.split.lower() in VALIDATION_NAMES else "train"
+    if method == "random":
+        draw = zlib.crc32(f"{config.seed}:{item.path}".encode()) / 2**32
+        return "val" if draw < config.val_fraction else "train"
+    if config.val_every == 0:
+        return "train"
+    return "val" if position % config.val_every == 0 else "train"
+
+
+def label_problem(text, charset):
+    """Why ``text`` cannot be a CTC label for a 31-step model, or '' if it can."""
+    if not text:
+        return "empty label"
+    unknown = charset.unknown_characters(text)
+    if unknown:
+        return f"label {text!r} has characters outside the charset: {unknown!r}"
+    steps = ctc_steps_needed(text)
+    if steps > MAX_LABEL_LENGTH:
+        return f"label {text!r} needs {steps} CTC steps, more than the model's {MAX_LABEL_LENGTH}"
+    return ""
+
+
+@dataclasses.dataclass
+class ShardPlan:
+    """One shard to write: its split, file name, input items and digest."""
+
+    split: str
+    name: str
+    items: list
+    digest: str
+
+
+def plan_shards(source, config):
+    """(charset, shard plans, items rejected before decoding as (path, reason), split method)."""
+    items = source.items[: config.limit] if config.limit else list(source.items)
+    method = config.split
+    if method == "auto":
+        method = "column" if any(item.split for item in items) else "every"
+    charset = Charset.from_texts(i.text for i in items) if config.charset == "auto" else Charset.from_spec(config.charset)
+    rejected = list(source.rejected)
+    by_split = {split: [] for split in SPLITS}
+    for position, item in enumerate(items):
+        if position % config.num_shards != config.shard_index:
+            continue
+        problem = label_problem(item.text, charset)
+        if problem:
+            rejected.append((item.path, problem))
+        else:
+            by_split[assign_split(position, item, method, config)].append(item)
+    prefix = "" if config.num_shards == 1 else f"part{config.shard_index}of{config.num_shards}-"
+    plans = []
+    for split, split_items in by_split.items():
+        for start in range(0, len(split_items), config.shard_size):
+            chunk = split_items[start : start + config.shard_size]
+            digest = hashlib.sha1(f"{FORMAT_VERSION}\0{config.mode}\0{charset.characters}".encode())
+            for item in chunk:
+                digest.update(f"\0{item.path}\0{item.text}".encode())
+            plans.append(ShardPlan(split, f"{prefix}{start // config.shard_size:05d}", chunk, digest.hexdigest()))
+    return charset, plans, rejected, method
+
+
+def _preprocess_chunk(task):
+    """Worker: (paths, mode) -> (canvases (n, 32, 128) uint8, reasons: '' where read)."""
+    paths, mode = task
+    canvases = np.empty((len(paths), CANVAS_HEIGHT, CANVAS_WIDTH), dtype=np.uint8)
+    reasons = []
+    for row, path in enumerate(paths):
+        try:
+            canvases[row] = load_canvas(path, mode)
+            reasons.append("")
+        except KerasseqError as error:
+            reasons.append(str(error))
+        except Exception as error:  # a decoder bug must cost one image, not the run
+            reasons.append(f"unexpected {type(error).__name__}: {error}")
+    return canvases, reasons
+
+
+class OutputLock:
+    """Refuses a second run writing the same part of the same output folder."""
+
+    def __init__(self, folder, name):
+        self.path = os.path.join(folder, f".lock-{name}")
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self._stale():
+                    os.remove(self.path)
+                    continue
+                raise DataError(
+                    f"another preprocessing run is writing to {os.path.dirname(self.path)} "
+                    f"(lock {self.path}); wait for it, or delete the lock if that run is dead"
+                ) from None
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return self
+        raise DataError(f"cannot take the lock {self.path}")
+
+    def _stale(self):
+        try:
+            host, pid = open(self.path).read().split()
+        except (OSError, ValueError):
+            return False
+        if host != socket.gethostname():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def __exit__(self, *exc):
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _write_planned_shard(out, plan, canvases, reasons, charset):
+    kept = [row for row, reason in enumerate(reasons) if not reason]
+    items = [plan.items[row] for row in kept]
+    images = canvases[kept][..., np.newaxis]
+    labels = np.zeros((len(items), MAX_LABEL_LENGTH), dtype=np.int16)
+    for row, item in enumerate(items):
+        labels[row, : len(item.text)] = charset.encode(item.text)
+    skipped = [(plan.items[row].path, reason) for row, reason in enumerate(reasons) if reason]
+    write_shard(
+        os.path.join(out, plan.split),
+        plan.name,
+        images,
+        labels,
+        [item.text for item in items],
+        [item.path for item in items],
+        skipped,
+        plan.digest,
+    )
+
+
+def build_dataset(source_path, out, config=None, progress=True):
+    """Preprocess ``source_path`` into the dataset folder ``out``; returns the manifest.
+
+    Work is spread over ``config.workers`` processes (0: all cores), in chunks of 256
+    images, with a tqdm progress bar; shards already complete from an earlier run with
+    the same inputs and settings are kept as they are.
+    """
+    config = config or PreprocessConfig()
+    config.check()
+    source = find_source(source_path)
+    charset, plans, rejected, method = plan_shards(source, config)
+    os.makedirs(out, exist_ok=True)
+    part = manifest_name(config.shard_index, config.num_shards)
+    with OutputLock(out, part):
+        todo = [plan for plan in plans if not shard_is_complete(os.path.join(out, plan.split), plan.name, plan.digest)]
+        _run_plans(out, todo, charset, config, progress)
+        manifest = _manifest(out, source, plans, rejected, charset, method, config)
+        atomic_write_json(os.path.join(out, part), manifest)
+    return manifest
+
+
+def _run_plans(out, plans, charset, config, progress):
+    tasks, owners = [], []
+    for index, plan in enumerate(plans):
+        for start in range(0, len(plan.items), CHUNK_SIZE):
+            tasks.append(([item.path for item in plan.items[start : start + CHUNK_SIZE]], config.mode))
+            owners.append(index)
+    workers = config.workers or os.cpu_count() or 1
+    bar = tqdm(total=sum(len(p.items) for p in plans), unit="img", desc="preprocess", disable=not progress)
+    pool = multiprocessing.get_context("forkserver").Pool(workers) if workers > 1 and len(tasks) > 1 else None
+    try:
+        results = pool.imap(_preprocess_chunk, tasks) if pool else map(_preprocess_chunk, tasks)
+        pending = {}
+        for owner, (canvases, reasons) in zip(owners, results):
+            pending.setdefault(owner, []).append((canvases, reasons))
+            bar.update(len(reasons))
+            plan = plans[owner]
+            if sum(len(r) for _, r in pending[owner]) == len(plan.items):
+                parts = pending.pop(owner)
+                _write_planned_shard(
+                    out, plan, np.concatenate([c for c, _ in parts]), [x for _, r in parts for x in r], charset
+                )
+    finally:
+        bar.close()
+        if pool:
+            pool.terminate()
+
+
+def _manifest(out, source, plans, rejected, charset, method, config):
+    counts = {split: 0 for split in SPLITS}
+    shards = {split: [] for split in SPLITS}
+    skipped = [{"path": path, "reason": reason} for path, reason in rejected]
+    for plan in plans:
+        meta = read_shard_meta(os.path.join(out, plan.split), plan.name)
+        counts[plan.split] += meta["count"]
+        shards[plan.split].append(plan.name)
+        skipped.extend({"path": path, "reason": reason} for path, reason in meta["skipped"])
+    return {
+        "format": FORMAT_VERSION,
+        "source": source.description,
+        "mode": config.mode,
+        "charset": charset.characters,
+        "seed": config.seed,
+        "split": {"method": method, "val_every": config.val_every, "val_fraction": config.val_fraction},
+        "part": [config.shard_index, config.num_shards],
+        "limit": config.limit,
+        "counts": counts,
+        "shards": shards,
+        "skipped_count": len(skipped),
+        "skipped": skipped,
+    }

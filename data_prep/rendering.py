@@ -1,0 +1,287 @@
+"""Rendering synthetic word images, MJSynth-style, deterministically per seed.
+
+Every image is drawn from its own generator ``numpy.random.default_rng([seed, index])``,
+so the bytes of image ``index`` depend only on the seed, the index, the fonts and the
+options, never on the number of worker processes.
+"""
+
+import dataclasses
+import io
+import multiprocessing
+import os
+from importlib import resources
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
+
+from kerasseq.charset import DEFAULT_PRESET, Charset
+from kerasseq.dataset import atomic_write_bytes
+from kerasseq.errors import DataError
+from data_prep.building import label_problem
+
+#: Stand-in name for Pillow's embedded scalable font, present on every machine.
+PILLOW_FONT = "pillow-default"
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"))
+FONT_EXTENSIONS = (".ttf", ".otf")
+#: Effects that can be switched off with ``--disable``.
+EFFECTS = ("size", "stroke", "levels", "invert", "rotate", "shear", "blur", "noise", "jpeg", "padding")
+
+
+@dataclasses.dataclass
+class RenderOptions:
+    """How the words are drawn: which effects are on and the share of digit strings."""
+
+    disabled: tuple = ()
+    digit_share: float = 0.1
+    height: int = 32
+    image_format: str = "png"
+
+    def on(self, effect):
+        """True unless ``effect`` (one of EFFECTS) was disabled."""
+        return effect not in self.disabled
+
+
+def default_lexicon():
+    """The embedded English word list (73k lower-case words, from Debian's wamerican)."""
+    text = resources.files("kerasseq.resources").joinpath("english_words.txt").read_text(encoding="utf-8")
+    return text.split()
+
+
+def read_lexicon(path):
+    """Words of a lexicon file, one per line (surrounding blanks trimmed, empty lines skipped)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except OSError as error:
+        raise DataError(f"cannot read lexicon {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"lexicon {path} is not UTF-8 text") from None
+
+
+def find_fonts(paths=None):
+    """Font files named or found below ``paths`` (default: the system font folders),
+    sorted, plus Pillow's embedded font when no paths are given."""
+    search = list(paths) if paths else [folder for folder in FONT_FOLDERS if os.path.isdir(folder)]
+    fonts = []
+    for path in search:
+        if os.path.isfile(path):
+            fonts.append(path)
+        elif os.path.isdir(path):
+            for directory, _, files in os.walk(path):
+                fonts.extend(os.path.join(directory, f) for f in files if f.lower().endswith(FONT_EXTENSIONS))
+        else:
+            raise DataError(f"font file or folder not found: {path}")
+    fonts = sorted(set(fonts))
+    if not paths:
+        fonts.append(PILLOW_FONT)
+    return fonts
+
+
+def load_font(font, size):
+    """A Pillow FreeType font of ``size`` pixels from a path or PILLOW_FONT."""
+    if font == PILLOW_FONT:
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(font, size=size)
+
+
+def covers(font, characters):
+    """True if ``font`` has a glyph of its own for every one of ``characters``
+    (a missing glyph draws the same box as an unassigned code point)."""
+    try:
+        face = load_font(font, 24)
+    except OSError:
+        return False
+    missing = bytes(face.getmask("\ufffe"))
+    return all(bytes(face.getmask(c)) != missing for c in characters if not c.isspace())
+
+
+def usable_fonts(fonts, charset):
+    """(fonts that draw every character of ``charset``, fonts that do not)."""
+    good, bad = [], []
+    for font in fonts:
+        (good if covers(font, charset.characters) else bad).append(font)
+    return good, bad
+
+
+def choose_text(rng, words, charset, options):
+    """A word (lower, Capitalised or UPPER) or, with ``digit_share``, a digit string."""
+    digits = "".join(c for c in "0123456789" if c in charset.characters)
+    for _ in range(100):
+        if digits and rng.random() < options.digit_share:
+            text = "".join(rng.choice(list(digits), size=int(rng.integers(1, 9))))
+        else:
+            text = str(words[int(rng.integers(len(words)))])
+            case = rng.random()
+            text = text.upper() if case < 0.2 else text.capitalize() if case < 0.45 else text.lower()
+        if not label_problem(text, charset):
+            return text
+    raise DataError("cannot draw a word that fits the charset from the lexicon; check --lexicon and --charset")
+
+
+def render_word(text, font, rng, options):
+    """Draw ``text`` with ``font``; returns (H, W) uint8 grayscale, H = options.height
+    (or the natural height when 0)."""
+    size = int(rng.integers(20, 48)) if options.on("size") else 32
+    face = load_font(font, size)
+    stroke = int(rng.integers(0, 3)) if options.on("stroke") and rng.random() < 0.3 else 0
+    if options.on("levels"):
+        foreground = int(rng.integers(0, 110))
+        background = int(rng.integers(max(foreground + 70, 140), 256))
+    else:
+        foreground, background = 0, 255
+    if options.on("invert") and rng.random() < 0.15:
+        foreground, background = 255 - foreground, 255 - background
+    left, top, right, bottom = face.getbbox(text, stroke_width=stroke)
+    margin = size
+    canvas = Image.new("L", (right - left + 2 * margin, bottom - top + 2 * margin), background)
+    ImageDraw.Draw(canvas).text(
+        (margin - left, margin - top), text, font=face, fill=foreground, stroke_width=stroke, stroke_fill=foreground
+    )
+    gray = np.asarray(canvas)
+    gray = _warp(gray, rng, options, background)
+    gray = _crop(gray, rng, options, background, size)
+    if options.height:
+        scale = options.height / gray.shape[0]
+        width = max(1, round(gray.shape[1] * scale))
+        gray = cv2.resize(gray, (width, options.height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    if options.on("blur") and rng.random() < 0.3:
+        gray = cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.3, 1.1)))
+    if options.on("noise") and rng.random() < 0.3:
+        noise = rng.normal(0.0, rng.uniform(2.0, 14.0), size=gray.shape)
+        gray = np.clip(gray + noise, 0, 255).astype(np.uint8)
+    if options.on("jpeg") and rng.random() < 0.3:
+        ok, encoded = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
+        gray = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return gray
+
+
+def _warp(gray, rng, options, background):
+    angle = float(rng.uniform(-3, 3)) if options.on("rotate") else 0.0
+    shear = float(rng.uniform(-0.3, 0.3)) if options.on("shear") and rng.random() < 0.5 else 0.0
+    if not angle and not shear:
+        return gray
+    rows, columns = gray.shape
+    rotation = cv2.getRotationMatrix2D((columns / 2, rows / 2), angle, 1.0)
+    matrix = np.vstack([rotation, [0, 0, 1]]) @ np.array([[1, shear, -shear * rows / 2], [0, 1, 0], [0, 0, 1]])
+    return cv2.warpAffine(gray, matrix[:2], (columns, rows), flags=cv2.INTER_LINEAR, borderValue=int(background))
+
+
+def _crop(gray, rng, options, background, size):
+    ink = np.abs(gray.astype(np.int16) - background) > 40
+    rows = np.nonzero(ink.any(axis=1))[0]
+    columns = np.nonzero(ink.any(axis=0))[0]
+    if not len(rows):
+        return gray
+    if options.on("padding"):
+        pad = rng.integers(0, max(2, size // 4), size=4)  # tight to loose crops
+    else:
+        pad = np.full(4, 2)
+    top, bottom = max(0, rows[0] - pad[0]), min(gray.shape[0], rows[-1] + 1 + pad[1])
+    left, right = max(0, columns[0] - pad[2]), min(gray.shape[1], columns[-1] + 1 + pad[3])
+    return gray[top:bottom, left:right]
+
+
+def encode_image(gray, image_format):
+    """(H, W) uint8 -> PNG or JPEG (quality 95) bytes, deterministic."""
+    buffer = io.BytesIO()
+    if image_format == "png":
+        Image.fromarray(gray).save(buffer, format="PNG", optimize=False)
+    else:
+        Image.fromarray(gray).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+@dataclasses.dataclass
+class RenderJob:
+    """Everything a worker needs to render any image of a run."""
+
+    out: str
+    seed: int
+    words: list
+    charset: Charset
+    train_fonts: list
+    val_fonts: list
+    val_share: float
+    options: RenderOptions
+
+
+_JOB = None
+
+
+def _init_worker(job):
+    global _JOB
+    _JOB = job
+
+
+def render_one(job, index):
+    """Render image ``index`` of ``job`` to disk; returns its labels.tsv fields
+    (relative path, text, font name, split)."""
+    rng = np.random.default_rng([job.seed, index])
+    split = "val" if job.val_fonts and rng.random() < job.val_share else "train"
+    fonts = job.val_fonts if split == "val" else job.train_fonts
+    font = fonts[int(rng.integers(len(fonts)))]
+    text = choose_text(rng, job.words, job.charset, job.options)
+    gray = render_word(text, font, rng, job.options)
+    relative = os.path.join(f"{index // 1000:04d}", f"{index:07d}.{job.options.image_format}")
+    path = os.path.join(job.out, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(encode_image(gray, job.options.image_format))
+    return relative, text, os.path.basename(font), split
+
+
+def _render_chunk(indexes):
+    return [render_one(_JOB, index) for index in indexes]
+
+
+def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_PRESET,
+                   holdout_fonts=0, val_share=0.1, options=None, progress=True):
+    """Render ``count`` word images into ``out`` and write ``out/labels.tsv``.
+
+    Each labels.tsv row: ``relative/path<TAB>text<TAB>font<TAB>split``; split is
+    ``val`` for images drawn with one of the ``holdout_fonts`` fonts kept out of
+    training (chosen by ``seed``), else ``train``. Returns the rows.
+    """
+    options = options or RenderOptions()
+    unknown = set(options.disabled) - set(EFFECTS)
+    if unknown:
+        raise DataError(f"unknown effect(s) {sorted(unknown)}; choose from {', '.join(EFFECTS)}")
+    if count < 1:
+        raise DataError(f"--count must be at least 1, got {count}")
+    charset = charset if isinstance(charset, Charset) else Charset.from_spec(charset)
+    words = default_lexicon() if words is None else words
+    if not words:
+        raise DataError("the lexicon is empty")
+    fonts, unusable = usable_fonts(find_fonts(fonts), charset)
+    if not fonts:
+        raise DataError(f"no font draws every character of the charset (tried {len(unusable)})")
+    if holdout_fonts >= len(fonts):
+        raise DataError(f"--holdout-fonts {holdout_fonts} leaves no training font: only {len(fonts)} usable fonts")
+    held = set(np.random.default_rng(seed).permutation(len(fonts))[:holdout_fonts].tolist())
+    job = RenderJob(
+        out=out, seed=seed, words=words, charset=charset,
+        train_fonts=[f for i, f in enumerate(fonts) if i not in held],
+        val_fonts=[f for i, f in enumerate(fonts) if i in held],
+        val_share=val_share, options=options,
+    )
+    os.makedirs(out, exist_ok=True)
+    chunks = [range(start, min(start + 64, count)) for start in range(0, count, 64)]
+    workers = workers or os.cpu_count() or 1
+    rows = []
+    with tqdm(total=count, unit="img", desc="render", disable=not progress) as bar:
+        if workers > 1 and len(chunks) > 1:
+            context = multiprocessing.get_context("forkserver")
+            with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+                for chunk_rows in pool.imap(_render_chunk, chunks):
+                    rows.extend(chunk_rows)
+                    bar.update(len(chunk_rows))
+        else:
+            for chunk in chunks:
+                chunk_rows = [render_one(job, index) for index in chunk]
+                rows.extend(chunk_rows)
+                bar.update(len(chunk_rows))
+    table = "".join("\t".join(row) + "\n" for row in rows)
+    atomic_write_bytes(os.path.join(out, "labels.tsv"), table.encode("utf-8"))
+    return rows
