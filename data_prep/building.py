@@ -17,8 +17,8 @@ import zlib
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.sources import find_source
-from kerasseq.charset import DEFAULT_PRESET, Charset, ctc_steps_needed
+from kerasseq.sources import find_source
+from kerasseq.charset import DEFAULT_PRESET, Charset, steps_needed
 from kerasseq.dataset import (
     FORMAT_VERSION,
     MAX_LABEL_LENGTH,
@@ -84,7 +84,7 @@ def label_problem(text, charset):
     unknown = charset.unknown_characters(text)
     if unknown:
         return f"label {text!r} has characters outside the charset: {unknown!r}"
-    steps = ctc_steps_needed(text)
+    steps = int(steps_needed(charset.encode(text)[np.newaxis])[0])
     if steps > MAX_LABEL_LENGTH:
         return f"label {text!r} needs {steps} CTC steps, more than the model's {MAX_LABEL_LENGTH}"
     return ""

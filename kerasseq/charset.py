@@ -24,11 +24,13 @@ PRESETS = {
 DEFAULT_PRESET = "alnum"
 
 
-def ctc_steps_needed(text):
-    """Fewest output steps CTC needs to emit ``text``: its length plus one blank
-    between each pair of equal neighbouring characters."""
-    repeats = sum(1 for a, b in zip(text, text[1:]) if a == b)
-    return len(text) + repeats
+def steps_needed(labels):
+    """(n, L) labels padded with 0 -> (n,) fewest output steps CTC needs to emit each:
+    its length plus one blank between each pair of equal neighbouring classes."""
+    labels = np.asarray(labels)
+    present = labels != PADDING_VALUE
+    repeats = present[:, 1:] & (labels[:, 1:] == labels[:, :-1])
+    return present.sum(axis=1) + repeats.sum(axis=1)
 
 
 class Charset:

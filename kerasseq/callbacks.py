@@ -1,0 +1,87 @@
+"""Training callbacks: recognition metrics per epoch, atomic best checkpoint, time limit."""
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from kerasseq.batches import normalise
+from kerasseq.decoding import greedy_decode
+from kerasseq.metrics import character_error_rate, word_accuracy
+
+
+def predict_probabilities(model, images, batch_size=256):
+    """Run ``model`` on uint8 canvases (n, 32, 128, 1) -> (n, T, C) float32.
+
+    Uses the model's compiled predict step on batches of one fixed size (the last
+    one padded), so JAX and TensorFlow compile once instead of running op by op.
+    """
+    batch_size = max(1, min(batch_size, len(images)))
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = normalise(images[start : start + batch_size])
+        count = len(batch)
+        if count < batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - count,) + batch.shape[1:], batch.dtype)])
+        outputs.append(keras.ops.convert_to_numpy(model.predict_on_batch(batch))[:count])
+    return np.concatenate(outputs).astype(np.float32)
+
+
+class RecognitionMetrics(keras.callbacks.Callback):
+    """Adds ``val_word_accuracy`` and ``val_cer`` (greedy decoding on up to ``samples``
+    validation images) to each epoch's logs, before checkpointing and CSV logging see them."""
+
+    def __init__(self, split, samples=1000):
+        super().__init__()
+        count = min(samples, len(split))
+        shard_ids, local_ids = split.locate(np.arange(count))
+        self.images, _ = split.gather(shard_ids, local_ids)
+        self.texts = split.texts[:count]
+        self.charset = split.charset
+
+    def on_epoch_end(self, epoch, logs=None):
+        readings = greedy_decode(predict_probabilities(self.model, self.images), self.charset)
+        predicted = [r.text for r in readings]
+        if logs is not None:
+            logs["val_word_accuracy"] = word_accuracy(predicted, self.texts)
+            logs["val_cer"] = character_error_rate(predicted, self.texts)
+            print(f"\nepoch {epoch + 1}: val word accuracy {logs['val_word_accuracy']:.3f}, CER {logs['val_cer']:.3f}")
+
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the model to ``path`` whenever ``monitor`` improves (lower is better),
+    through a temporary file and a rename, so a crash mid-save never replaces a good
+    model with a broken one."""
+
+    def __init__(self, path, monitor="val_loss", best=math.inf):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value) or value >= self.best:
+            return
+        self.best = float(value)
+        temporary = f"{self.path}.tmp{os.getpid()}.keras"
+        self.model.save(temporary)
+        os.replace(temporary, self.path)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training once ``minutes`` have passed (checked after every batch)."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start > self.seconds:
+            self.model.stop_training = True

@@ -1,0 +1,117 @@
+"""Text recognisers: the reference CRNN, a width-scaled CRNN and a raw-pixel RNN.
+
+A recogniser is one :class:`Recognizer` (a ``keras.Model``) built from a charset, an
+architecture config and the preprocessing mode it expects. Those three are its
+``get_config()``, so ``keras.saving.load_model`` alone restores a working recogniser
+(KerasHub-style: the constructor rebuilds the network, then the weights load).
+"""
+
+import copy
+
+import keras
+
+from kerasseq.charset import Charset
+from kerasseq.errors import ModelError
+from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
+
+#: Named architectures; ``blog`` is the reference network exactly.
+PRESETS = {
+    "blog": {"kind": "crnn", "filters": [64, 128, 256, 256, 512, 512, 512], "lstm_units": 128, "dropout": 0.2},
+    "small": {"kind": "crnn", "filters": [16, 32, 64, 64, 128, 128, 128], "lstm_units": 64, "dropout": 0.2},
+    "rnn": {"kind": "rnn", "lstm_units": 128, "lstm_layers": 2, "dropout": 0.2},
+}
+
+
+def _crnn_features(images, architecture):
+    """The reference conv stack: (batch, 32, 128, 1) -> (batch, 31, filters[-1])."""
+    filters = architecture["filters"]
+    if len(filters) != 7:
+        raise ModelError(f"a CRNN needs 7 conv filter counts, got {len(filters)}")
+    layers = keras.layers
+    x = images
+    for index, count in enumerate(filters[:6]):
+        x = layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv{index + 1}")(x)
+        if index in (4, 5):
+            x = layers.BatchNormalization(name=f"batchnorm{index + 1}")(x)
+        if index in (0, 1):
+            x = layers.MaxPooling2D((2, 2), name=f"pool{index + 1}")(x)
+        elif index in (3, 5):
+            x = layers.MaxPooling2D((2, 1), name=f"pool{index + 1}")(x)
+    x = layers.Conv2D(filters[6], 2, padding="valid", activation="relu", name="conv7")(x)
+    # height is now 1: the 31 columns are the time steps
+    return layers.Reshape((x.shape[2], filters[6]), name="squeeze_height")(x)
+
+
+def _pixel_columns(images):
+    """(batch, 32, 128, 1) -> (batch, 128, 32): each pixel column is one time step."""
+    columns = keras.layers.Permute((2, 1, 3), name="columns_first")(images)
+    return keras.layers.Reshape((CANVAS_WIDTH, CANVAS_HEIGHT), name="columns")(columns)
+
+
+def build_network(charset, architecture):
+    """(inputs, outputs) of a recogniser: images (batch, 32, 128, 1) float32 in [0, 1]
+    -> per-step class probabilities (batch, T, len(charset) + 1), class 0 the blank."""
+    kind = architecture.get("kind")
+    images = keras.Input((CANVAS_HEIGHT, CANVAS_WIDTH, 1), name="images")
+    if kind == "crnn":
+        x = _crnn_features(images, architecture)
+    elif kind == "rnn":
+        x = _pixel_columns(images)
+    else:
+        raise ModelError(f"unknown architecture kind {kind!r}; use 'crnn' or 'rnn'")
+    for index in range(architecture.get("lstm_layers", 2)):
+        lstm = keras.layers.LSTM(architecture["lstm_units"], return_sequences=True, dropout=architecture["dropout"])
+        x = keras.layers.Bidirectional(lstm, name=f"bilstm{index + 1}")(x)
+    outputs = keras.layers.Dense(Charset(charset).num_classes, activation="softmax", name="classes")(x)
+    return images, outputs
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class Recognizer(keras.Model):
+    """A word recogniser that carries its own charset and preprocessing mode.
+
+    Input: images (batch, 32, 128, 1) float32 in [0, 1], made by
+    ``kerasseq.images.fit_to_canvas(..., mode=preprocess_mode) / 255``.
+    Output: (batch, T, len(charset) + 1) softmax probabilities, class 0 the CTC blank
+    and class i the charset's i-th character (1-based).
+    """
+
+    def __init__(self, charset, architecture, preprocess_mode="resize", **kwargs):
+        if preprocess_mode not in MODES:
+            raise ModelError(f"unknown preprocessing mode {preprocess_mode!r}")
+        inputs, outputs = build_network(charset, architecture)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.charset = Charset(charset)
+        self.architecture = copy.deepcopy(dict(architecture))
+        self.preprocess_mode = preprocess_mode
+
+    @property
+    def time_steps(self):
+        """Number of output steps T (31 for the CRNNs, 128 for the pixel-column RNN)."""
+        return self.output_shape[1]
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "charset": self.charset.characters,
+            "architecture": copy.deepcopy(self.architecture),
+            "preprocess_mode": self.preprocess_mode,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_crnn(preset="blog", charset="alnum", preprocess_mode="resize", **overrides):
+    """A :class:`Recognizer` from a preset name (``blog``, ``small``, ``rnn``).
+
+    charset: a Charset, preset name or characters (default: the reference's 62);
+    overrides: architecture entries to change (e.g. ``lstm_units=96``).
+    """
+    if preset not in PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+    if not isinstance(charset, Charset):
+        charset = Charset.from_spec(charset)
+    architecture = {**PRESETS[preset], **overrides}
+    return Recognizer(charset.characters, architecture, preprocess_mode, name=f"crnn_{preset}")

@@ -1,0 +1,143 @@
+"""Training a recogniser on dataset folders: the logic behind ``scripts/train_crnn.py``."""
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+
+from kerasseq.batches import WordImageBatches
+from kerasseq.callbacks import AtomicBestCheckpoint, RecognitionMetrics, TimeLimit
+from kerasseq.dataset import open_split
+from kerasseq.errors import DataError
+from kerasseq.losses import CTCLoss, check_labels
+from kerasseq.models import build_crnn
+
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "training_curves.png"
+BACKUP_DIR = "backup"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one training run (the ``train_crnn.py`` options)."""
+
+    preset: str = "small"
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    max_minutes: float = 0.0
+    patience: int = 5
+    seed: int = 0
+    augment: bool = False
+    resume: bool = False
+    clipnorm: float = 0.0
+    metric_samples: int = 1000
+
+
+def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
+    """Compile ``model`` with Adam and :class:`CTCLoss` (clipnorm 0: no clipping)."""
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=clipnorm or None)
+    model.compile(optimizer=optimizer, loss=CTCLoss())
+    return model
+
+
+def _prepare_run_dir(out, resume):
+    backup = os.path.join(out, BACKUP_DIR)
+    if os.path.isdir(backup) and not resume:
+        raise DataError(f"{out} holds an unfinished run; pass --resume to continue it, or choose another --out")
+    if resume and not os.path.isdir(backup):
+        raise DataError(f"nothing to resume in {out} (no {BACKUP_DIR}/ folder from an interrupted run)")
+    os.makedirs(out, exist_ok=True)
+    return backup
+
+
+def _best_so_far(history_path, monitor):
+    try:
+        with open(history_path, newline="") as handle:
+            values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
+    except OSError:
+        return float("inf")
+    return min(values, default=float("inf"))
+
+
+def train_recognizer(data, out, config=None, verbose=1):
+    """Train a recogniser on dataset folder(s) ``data``; writes ``out/model.keras`` (best
+    validation loss), ``history.csv`` and ``training_curves.png``. Returns a summary dict."""
+    config = config or TrainConfig()
+    train_split = open_split(data, "train")
+    val_split = open_split(data, "val")
+    if len(train_split) == 0:
+        raise DataError(f"the training split of {data} is empty")
+    backup = _prepare_run_dir(out, config.resume)
+    keras.utils.set_random_seed(config.seed)
+    model = build_crnn(config.preset, charset=train_split.charset, preprocess_mode=train_split.mode)
+    for split in (train_split, val_split):
+        for shard in split.shards:
+            check_labels(shard.labels, model.time_steps)
+    compile_recognizer(model, config.learning_rate, config.clipnorm)
+    train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed)
+    has_val = len(val_split) > 0
+    val_batches = WordImageBatches(val_split, config.batch_size) if has_val else None
+    monitor = "val_loss" if has_val else "loss"
+    model_path = os.path.join(out, MODEL_FILE)
+    history_path = os.path.join(out, HISTORY_FILE)
+    callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
+    callbacks += [
+        keras.callbacks.BackupAndRestore(backup),
+        keras.callbacks.TerminateOnNaN(),
+        AtomicBestCheckpoint(model_path, monitor, best=_best_so_far(history_path, monitor) if config.resume else float("inf")),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2)),
+        keras.callbacks.CSVLogger(history_path, append=config.resume),
+    ]
+    if config.max_minutes:
+        callbacks.append(TimeLimit(config.max_minutes))
+    model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    shutil.rmtree(backup, ignore_errors=True)
+    if not os.path.exists(model_path):  # no epoch finished with a finite loss
+        model.save(model_path)
+    plot_history(history_path, os.path.join(out, CURVES_FILE))
+    summary = {"model": model_path, "preset": config.preset, "train_images": len(train_split), "val_images": len(val_split)}
+    summary.update(_final_row(history_path))
+    with open(os.path.join(out, "summary.json"), "w") as handle:
+        json.dump(summary, handle, indent=1)
+    return summary
+
+
+def _final_row(history_path):
+    with open(history_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {"epochs_run": len(rows), **{k: float(v) for k, v in rows[-1].items() if k != "epoch" and v}} if rows else {}
+
+
+def plot_history(history_path, png_path):
+    """Draw loss curves (and validation word accuracy, when logged) from a CSV history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(history_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    epochs = np.arange(1, len(rows) + 1)
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("loss", "val_loss"):
+        if rows[0].get(key):
+            loss_axes.plot(epochs, [float(r[key]) for r in rows], label=key)
+    loss_axes.set(xlabel="epoch", ylabel="CTC loss", yscale="log", title="loss")
+    loss_axes.legend()
+    if rows[0].get("val_word_accuracy"):
+        accuracy_axes.plot(epochs, [float(r["val_word_accuracy"]) for r in rows], label="word accuracy")
+        accuracy_axes.plot(epochs, [float(r["val_cer"]) for r in rows], label="CER")
+        accuracy_axes.legend()
+    accuracy_axes.set(xlabel="epoch", title="validation", ylim=(0, 1))
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,36 @@
+"""Export a recogniser's inference model for serving (TF SavedModel or ONNX) and verify it."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kerasseq.cli import make_parser, parse, run  # noqa: E402
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--model", required=True, help="a .keras recogniser")
+    parser.add_argument("--out", required=True, help="export path (a folder for tf_saved_model, a .onnx file for onnx)")
+    parser.add_argument("--format", choices=("tf_saved_model", "onnx"), default="tf_saved_model")
+    args = parse(parser, argv)
+
+    import numpy as np
+
+    from kerasseq.callbacks import predict_probabilities
+    from kerasseq.export import export_recognizer, run_saved_model
+    from kerasseq.predictor import load_recognizer
+
+    model = load_recognizer(args.model)
+    export_recognizer(model, args.out, args.format)
+    if args.format == "tf_saved_model":
+        images = np.random.default_rng(0).integers(0, 256, (4, 32, 128, 1), dtype=np.uint8)
+        difference = np.abs(run_saved_model(args.out, images / np.float32(255)) - predict_probabilities(model, images)).max()
+        print(f"exported {args.out}; largest difference from Keras on 4 images: {difference:.2e}")
+    else:
+        print(f"exported {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

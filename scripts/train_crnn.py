@@ -1,0 +1,42 @@
+"""Train a CRNN (or the pixel-column RNN) word recogniser on a preprocessed dataset folder."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kerasseq.cli import make_parser, parse, run  # noqa: E402
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--data", required=True, nargs="+", help="dataset folder(s) made by data_prep/preprocess.py")
+    parser.add_argument("--out", required=True, help="run folder: model.keras, history.csv, training_curves.png")
+    parser.add_argument("--preset", choices=("blog", "small", "rnn"), default="small", help="blog: the reference network; small: width-scaled for CPU; rnn: raw pixel columns, no convolutions")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--max-minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
+    parser.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", action="store_true", help="random contrast, brightness and noise while training")
+    parser.add_argument("--clipnorm", type=float, default=0, help="clip gradient norm (0: off)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    args = parse(parser, argv)
+
+    from kerasseq.training import TrainConfig, train_recognizer
+
+    config = TrainConfig(
+        preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        max_minutes=args.max_minutes, patience=args.patience, seed=args.seed, augment=args.augment,
+        resume=args.resume, clipnorm=args.clipnorm,
+    )
+    summary = train_recognizer(args.data, args.out, config)
+    accuracy = summary.get("val_word_accuracy")
+    print(f"saved {summary['model']} after {summary.get('epochs_run', 0)} epochs"
+          + (f"; validation word accuracy {accuracy:.3f}" if accuracy is not None else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
