@@ -43,9 +43,9 @@ def atomic_write_bytes(path, data):
     os.replace(temporary, path)
 
 
-def atomic_write_json(path, value):
-    """Write ``value`` as indented JSON to ``path`` atomically."""
-    atomic_write_bytes(path, json.dumps(value, indent=1, sort_keys=True).encode("utf-8"))
+def atomic_write_json(path, value, indent=1):
+    """Write ``value`` as JSON (sorted keys; ``indent=None``: compact) to ``path`` atomically."""
+    atomic_write_bytes(path, json.dumps(value, indent=indent, sort_keys=True).encode("utf-8"))
 
 
 def _atomic_save_npy(path, array):
@@ -76,6 +76,7 @@ def write_shard(split_dir, name, images, labels, texts, sources, skipped, digest
             "skipped": [list(pair) for pair in skipped],
             "digest": digest,
         },
+        indent=None,
     )
 
 

@@ -18,6 +18,7 @@ from kerasseq.errors import DataError
 CANVAS_HEIGHT = 32
 CANVAS_WIDTH = 128
 MODES = ("resize", "blog")
+JPEG_MAGIC = b"\xff\xd8\xff"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 
 # Word crops are tiny; one decoding thread per process is fastest when we
@@ -58,7 +59,7 @@ def _to_uint8(image):
     if image.dtype == np.uint16:
         return (image >> 8).astype(np.uint8)
     if np.issubdtype(image.dtype, np.floating):
-        finite = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        finite = np.nan_to_num(image.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         scale = 255.0 if finite.size and finite.max() <= 1.0 else 1.0
         return np.clip(np.rint(finite * scale), 0, 255).astype(np.uint8)
     if np.issubdtype(image.dtype, np.integer):
@@ -75,8 +76,11 @@ def decode_gray(data):
     if len(data) == 0:
         raise DataError("empty file")
     buffer = np.frombuffer(data, dtype=np.uint8)
+    # JPEG has no alpha and no 16-bit: let libjpeg decode straight to gray (MJSynth's
+    # colour JPEGs then skip chroma upsampling and colour conversion)
+    flags = cv2.IMREAD_GRAYSCALE if data[:3] == JPEG_MAGIC else cv2.IMREAD_UNCHANGED
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(buffer, flags)
     except cv2.error:
         image = None
     if image is None:
@@ -97,7 +101,7 @@ def _decode_with_pillow(data):
 def read_gray(path):
     """Image file -> (H, W) uint8 grayscale; raises DataError naming what is wrong."""
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb", buffering=0) as handle:
             data = handle.read()
     except FileNotFoundError:
         raise DataError(f"no such file: {path}") from None
@@ -114,9 +118,10 @@ def is_image_path(path):
 
 
 def background_level(gray):
-    """Median of the border pixels of a (H, W) uint8 image: its likely background."""
+    """(Upper) median of the border pixels of a (H, W) uint8 image: its likely background."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return int(np.median(border))
+    middle = len(border) // 2
+    return int(np.partition(border, middle)[middle])  # 4x faster than np.median
 
 
 def fit_to_canvas(gray, mode="resize", height=CANVAS_HEIGHT, width=CANVAS_WIDTH):
@@ -146,7 +151,8 @@ def fit_to_canvas(gray, mode="resize", height=CANVAS_HEIGHT, width=CANVAS_WIDTH)
         new_columns = width
         new_rows = max(1, min(height, round(rows * scale)))
     if (new_rows, new_columns) != (rows, columns):
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        # area averaging only where it matters (strong shrinking): it is 3x slower
+        interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
         gray = cv2.resize(gray, (new_columns, new_rows), interpolation=interpolation)
     canvas = np.full((height, width), background_level(gray), dtype=np.uint8)
     top = (height - new_rows) // 2

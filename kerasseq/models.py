@@ -17,7 +17,8 @@ from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
 #: Named architectures; ``blog`` is the reference network exactly.
 PRESETS = {
     "blog": {"kind": "crnn", "filters": [64, 128, 256, 256, 512, 512, 512], "lstm_units": 128, "dropout": 0.2},
-    "small": {"kind": "crnn", "filters": [16, 32, 64, 64, 128, 128, 128], "lstm_units": 64, "dropout": 0.2},
+    "small": {"kind": "crnn", "filters": [16, 32, 64, 64, 128, 128, 128], "lstm_units": 64, "dropout": 0.2,
+              "batchnorm": "all"},
     "rnn": {"kind": "rnn", "lstm_units": 128, "lstm_layers": 2, "dropout": 0.2},
 }
 
@@ -31,7 +32,7 @@ def _crnn_features(images, architecture):
     x = images
     for index, count in enumerate(filters[:6]):
         x = layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv{index + 1}")(x)
-        if index in (4, 5):
+        if index in (4, 5) or architecture.get("batchnorm") == "all":
             x = layers.BatchNormalization(name=f"batchnorm{index + 1}")(x)
         if index in (0, 1):
             x = layers.MaxPooling2D((2, 2), name=f"pool{index + 1}")(x)

@@ -1,0 +1,75 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from kerasseq.errors import ModelError
+from kerasseq.models import Recognizer, build_crnn
+
+BLOG_LAYERS = [
+    ("images", (None, 32, 128, 1)), ("conv1", (None, 32, 128, 64)), ("pool1", (None, 16, 64, 64)),
+    ("conv2", (None, 16, 64, 128)), ("pool2", (None, 8, 32, 128)), ("conv3", (None, 8, 32, 256)),
+    ("conv4", (None, 8, 32, 256)), ("pool4", (None, 4, 32, 256)), ("conv5", (None, 4, 32, 512)),
+    ("batchnorm5", (None, 4, 32, 512)), ("conv6", (None, 4, 32, 512)), ("batchnorm6", (None, 4, 32, 512)),
+    ("pool6", (None, 2, 32, 512)), ("conv7", (None, 1, 31, 512)), ("squeeze_height", (None, 31, 512)),
+    ("bilstm1", (None, 31, 256)), ("bilstm2", (None, 31, 256)), ("classes", (None, 31, 63)),
+]
+
+
+def test_blog_preset_is_the_reference_network():
+    model = build_crnn("blog")
+    assert [(layer.name, tuple(layer.output.shape)) for layer in model.layers] == BLOG_LAYERS
+    assert model.count_params() == 6_619_711
+    convs = [layer for layer in model.layers if layer.name.startswith("conv")]
+    assert [c.kernel_size for c in convs] == [(3, 3)] * 6 + [(2, 2)]
+    assert [c.padding for c in convs] == ["same"] * 6 + ["valid"]
+    assert [layer.pool_size for layer in model.layers if layer.name.startswith("pool")] == [(2, 2), (2, 2), (2, 1), (2, 1)]
+    lstm = model.get_layer("bilstm1").forward_layer
+    assert lstm.units == 128 and lstm.dropout == 0.2 and lstm.return_sequences
+    assert model.get_layer("classes").activation.__name__ == "softmax"
+
+
+@pytest.mark.parametrize("preset, steps, convolutions", [("small", 31, 7), ("rnn", 128, 0)])
+def test_other_presets(preset, steps, convolutions):
+    model = build_crnn(preset, charset="digits")
+    assert model.output_shape == (None, steps, 11)
+    assert model.time_steps == steps
+    assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == convolutions
+    assert model.count_params() < 6_619_711 / 4
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(ModelError, match="unknown preset"):
+        build_crnn("huge")
+
+
+def test_save_load_keeps_charset_mode_and_predictions(tmp_path):
+    model = build_crnn("small", charset="abc", preprocess_mode="blog")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, Recognizer)
+    assert loaded.charset.characters == "abc" and loaded.preprocess_mode == "blog"
+    images = np.random.default_rng(0).random((3, 32, 128, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_a_model_saved_on_this_backend_predicts_the_same_on_the_other_two(tmp_path):
+    import subprocess
+    import sys
+
+    model = build_crnn("small", charset="alnum")
+    images = np.random.default_rng(1).random((4, 32, 128, 1), dtype=np.float32)
+    np.save(tmp_path / "images.npy", images)
+    model.save(tmp_path / "m.keras")
+    expected = model.predict(images, verbose=0)
+    code = ("import sys, numpy as np, keras; from kerasseq.models import Recognizer; "
+            "m = keras.saving.load_model(sys.argv[1]); assert isinstance(m, Recognizer); "
+            "np.save(sys.argv[3], m.predict(np.load(sys.argv[2]), verbose=0))")
+    for backend in {"tensorflow", "jax", "torch"} - {keras.backend.backend()}:
+        out = tmp_path / f"{backend}.npy"
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.keras"), str(tmp_path / "images.npy"), str(out)],
+                       check=True, env={**os.environ, "KERAS_BACKEND": backend}, cwd=ROOT, timeout=300)
+        np.testing.assert_allclose(np.load(out), expected, atol=2e-5, err_msg=backend)

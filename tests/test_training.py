@@ -1,0 +1,69 @@
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from data_prep.building import PreprocessConfig, build_dataset
+from kerasseq.charset import Charset
+from kerasseq.decoding import sequence_log_likelihoods
+from kerasseq.errors import DataError
+from kerasseq.losses import CTCLoss, check_labels
+from kerasseq.training import TrainConfig, train_recognizer
+
+
+def test_ctc_loss_is_the_mean_negative_log_likelihood():
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((3, 31, 5)).astype(np.float32)
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    labels = np.array([[1, 2, 0], [3, 3, 0], [4, 1, 2]], np.int32)
+    loss = float(np.asarray(CTCLoss()(labels, probabilities)))
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(-sequence_log_likelihoods(probabilities, labels).mean(), rel=1e-4)
+
+
+def test_labels_ctc_cannot_learn_are_rejected_before_training():
+    charset = Charset.from_spec("alnum")
+    check_labels(charset.encode_padded(["a" * 16, "abc"]), 31)
+    with pytest.raises(DataError, match="1 empty label"):
+        check_labels(charset.encode_padded(["abc", ""]), 31)
+    with pytest.raises(DataError, match="too long for 31 output steps, first at row 1 \\(needs 33\\)"):
+        check_labels(charset.encode_padded(["ok", "a" * 17]), 31)
+
+
+def test_a_few_epochs_lower_the_loss_and_write_the_run_folder(dataset, tmp_path):
+    out = str(tmp_path / "run")
+    summary = train_recognizer(str(dataset), out, TrainConfig(preset="small", epochs=3, batch_size=16, seed=0), verbose=0)
+    with open(os.path.join(out, "history.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    losses = [float(row["loss"]) for row in rows]
+    assert len(rows) == 3 and losses[2] < losses[0] * 0.8
+    assert {"val_loss", "val_word_accuracy", "val_cer", "learning_rate"} <= set(rows[0])
+    assert 0.0 <= float(rows[-1]["val_cer"]) <= 1.5
+    for name in ("model.keras", "training_curves.png", "summary.json"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
+    assert not os.path.exists(os.path.join(out, "backup"))
+    assert summary["train_images"] + summary["val_images"] == 240
+
+
+def test_the_tiny_set_is_overfitted_to_every_word(tiny_model):
+    _, _, accuracy = tiny_model
+    assert accuracy == 1.0
+
+
+def test_resume_refusals(dataset, tmp_path):
+    with pytest.raises(DataError, match="nothing to resume"):
+        train_recognizer(str(dataset), str(tmp_path / "run"), TrainConfig(resume=True), verbose=0)
+    os.makedirs(tmp_path / "run" / "backup")
+    with pytest.raises(DataError, match="holds an unfinished run; pass --resume"):
+        train_recognizer(str(dataset), str(tmp_path / "run"), TrainConfig(), verbose=0)
+
+
+def test_batch_larger_than_the_data_and_an_empty_dataset_are_refused(dataset, tmp_path):
+    with pytest.raises(DataError, match="batch size 1000 is larger than the"):
+        train_recognizer(str(dataset), str(tmp_path / "a"), TrainConfig(batch_size=1000), verbose=0)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.png").write_bytes(b"")
+    build_dataset(str(tmp_path / "junk"), str(tmp_path / "empty"), PreprocessConfig(workers=1), progress=False)
+    with pytest.raises(DataError, match="training split .* is empty"):
+        train_recognizer(str(tmp_path / "empty"), str(tmp_path / "b"), TrainConfig(), verbose=0)
