@@ -5,7 +5,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROW_HEIGHT = 40
 IMAGE_WIDTH = 256
-TEXT_WIDTH = 300
+TEXT_WIDTH = 380
 
 
 def draw_sheet(canvases, captions, png_path, columns=2):

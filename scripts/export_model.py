@@ -12,23 +12,22 @@ def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--model", required=True, help="a .keras recogniser")
     parser.add_argument("--out", required=True, help="export path (a folder for tf_saved_model, a .onnx file for onnx)")
+    # tf_saved_model: TensorFlow or JAX backend; onnx: PyTorch backend (needs onnx, onnxscript, onnxruntime)
     parser.add_argument("--format", choices=("tf_saved_model", "onnx"), default="tf_saved_model")
     args = parse(parser, argv)
 
     import numpy as np
 
     from kerasseq.callbacks import predict_probabilities
-    from kerasseq.export import export_recognizer, run_saved_model
+    from kerasseq.export import export_recognizer, run_exported
     from kerasseq.predictor import load_recognizer
 
     model = load_recognizer(args.model)
     export_recognizer(model, args.out, args.format)
-    if args.format == "tf_saved_model":
-        images = np.random.default_rng(0).integers(0, 256, (4, 32, 128, 1), dtype=np.uint8)
-        difference = np.abs(run_saved_model(args.out, images / np.float32(255)) - predict_probabilities(model, images)).max()
-        print(f"exported {args.out}; largest difference from Keras on 4 images: {difference:.2e}")
-    else:
-        print(f"exported {args.out}")
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 128, 1), dtype=np.uint8)
+    exported = run_exported(args.out, images / np.float32(255), args.format)
+    difference = np.abs(exported - predict_probabilities(model, images)).max()
+    print(f"exported {args.out}; largest difference from Keras on 4 images: {difference:.2e}")
     return 0
 
 

@@ -70,7 +70,8 @@ def test_predict_json_and_decoders_agree_on_a_clean_word(tiny_model, tiny_words,
         result = json.loads(out)
         assert code == 0 and result[0]["text"] == truth and result[0]["error"] == ""
     lexicon = tmp_path / "lexicon.txt"
-    lexicon.write_text("\n".join(TINY_WORDS + ["cot", "dig", "Kay", "sin"]))
+    variants = {case(w) for w in TINY_WORDS + ["cot", "dig", "Kay", "sin"] for case in (str.lower, str.capitalize, str.upper)}
+    lexicon.write_text("\n".join(sorted(variants)))
     code, out, _ = call("predict", ["--model", path, image, "--lexicon", lexicon], capsys)
     assert code == 0 and out.split("\t")[1] == truth
 
@@ -124,10 +125,15 @@ def test_train_script_refuses_bad_requests_in_one_line(dataset, tmp_path, capsys
     assert code == 2 and err.startswith("error: dataset folder not found")
 
 
-def test_export_reproduces_keras_outputs(tiny_model, tmp_path):
+@pytest.mark.parametrize("export_format, backend, artefact", [
+    ("tf_saved_model", "tensorflow", "saved/saved_model.pb"),
+    ("onnx", "torch", "model.onnx"),
+])
+def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, backend, artefact):
     path, _, _ = tiny_model
-    result = run_script("export_model", "--model", path, "--out", tmp_path / "saved", backend="tensorflow")
+    out = tmp_path / ("saved" if export_format == "tf_saved_model" else "model.onnx")
+    result = run_script("export_model", "--model", path, "--out", out, "--format", export_format, backend=backend)
     assert result.returncode == 0, result.stderr
     difference = float(re.search(r"largest difference from Keras on 4 images: (\S+)", result.stdout).group(1))
     assert difference < 1e-4
-    assert (tmp_path / "saved" / "saved_model.pb").exists()
+    assert (tmp_path / artefact).stat().st_size > 1000

@@ -1,0 +1,28 @@
+# Quick start targets. Both create .venv when missing and install the package into it.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BACKEND ?= torch
+
+.PHONY: demo test setup
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]" "torch==2.13.0"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# The main job: render words, preprocess, train the small CRNN a few minutes, evaluate, predict.
+demo: setup
+	KERAS_BACKEND=$(BACKEND) $(PY) scripts/demo.py --out demo_run
+
+# The whole suite on TensorFlow, JAX and PyTorch; fails if any backend fails.
+test: setup
+	@status=0; for backend in tensorflow jax torch; do \
+		echo "=== KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider || status=1; \
+	done; exit $$status
