@@ -36,4 +36,5 @@ def run_exported(path, images, export_format="tf_saved_model"):
         return session.run(None, {session.get_inputs()[0].name: images})[0]
     import tensorflow as tf
 
-    return np.asarray(tf.saved_model.load(path).serve(tf.constant(images)))
+    served = tf.saved_model.load(path)  # keep a reference: its variables die with it
+    return np.asarray(served.serve(tf.constant(images)))
