@@ -215,9 +215,7 @@ def _write_planned_shard(out, plan, reasons, charset):
     kept = [row for row, reason in enumerate(reasons) if not reason]
     items = [plan.items[row] for row in kept]
     images = np.load(scratch, mmap_mode="r")[kept]
-    labels = np.zeros((len(items), MAX_LABEL_LENGTH), dtype=np.int16)
-    for row, item in enumerate(items):
-        labels[row, : len(item.text)] = charset.encode(item.text)
+    labels = charset.encode_padded([item.text for item in items], MAX_LABEL_LENGTH).astype(np.int16)
     skipped = [(plan.items[row].path, reason) for row, reason in enumerate(reasons) if reason]
     write_shard(
         os.path.join(out, plan.split),
