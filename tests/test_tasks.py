@@ -269,3 +269,12 @@ def test_train_task_script_prints_one_parseable_line(tmp_path):
     assert os.path.exists(tmp_path / "run" / "model.keras")
     bad = run_script("train_task", "sentiment", "--data", tmp_path / "missing.tsv", backend=backend)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: sentiment data") and "Traceback" not in bad.stderr
+
+
+def test_step_timer_takes_the_median_after_warm_up():
+    from kerasseq.tasks.benchmark import StepTimer
+
+    timer = StepTimer()
+    timer.starts = [0.0, 5.0, 5.1, 5.2, 5.4, 5.5]
+    assert timer.steps_per_second(warmup=1) == pytest.approx(10.0)
+    assert np.isnan(StepTimer().steps_per_second())

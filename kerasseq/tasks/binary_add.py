@@ -67,7 +67,7 @@ def run(options):
     schedule = keras.optimizers.schedules.CosineDecay(
         options.pick("learning_rate", 1e-2), epochs * -(-len(train_x) // batch_size))
     compile_model(model, summed_squared_error, schedule)
-    model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs, verbose=options.verbose)
+    model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs, verbose=options.verbose, callbacks=options.callbacks)
     metrics = {"exact": exact_share(model, *make_pairs(1000, TRAIN_BITS, rng))}
     for bits in TEST_BITS:
         metrics[f"exact_{bits}bit"] = exact_share(model, *make_pairs(1000, bits, rng))

@@ -95,7 +95,7 @@ def train_classifier(token_lists, labels, class_names, options, rng, defaults, h
                              options.pick("units", defaults["units"]))
     compile_model(model, "sparse_categorical_crossentropy", options.pick("learning_rate", defaults["learning_rate"]))
     model.fit(train_x, labels[train], batch_size=defaults["batch_size"], epochs=options.pick("epochs", defaults["epochs"]),
-              verbose=options.verbose)
+              verbose=options.verbose, callbacks=options.callbacks)
     predictions = np.argmax(model.predict(held_x, verbose=0, batch_size=256), axis=-1)
     majority = np.bincount(labels[train], minlength=len(class_names)).argmax()
     matrix = confusion_matrix(labels[held], predictions, len(class_names))

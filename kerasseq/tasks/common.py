@@ -25,7 +25,7 @@ class TaskOptions:
     ``data`` is a user file or folder for the tasks that read one (``names``,
     ``sentiment``, ``forecast``); ``text`` is the string the ``hello`` task learns;
     ``problem`` picks a task's variant (``hello``: onehot/embedding,
-    ``seq2seq``: numbers/reverse).
+    ``seq2seq``: numbers/reverse). ``callbacks`` go to ``fit``.
     """
 
     cell: str | None = None
@@ -41,6 +41,7 @@ class TaskOptions:
     learning_rate: float | None = None
     samples: int | None = None
     verbose: int | str = "auto"
+    callbacks: list = dataclasses.field(default_factory=list)
 
     def pick(self, name, default):
         """The option ``name`` if the user set it, else the task's ``default``."""

@@ -78,7 +78,7 @@ def run(options):
     test_x, test_y = make_windows(scaled[cut - WINDOW:], WINDOW)
     model = build_model(WINDOW, options.pick("cell", "rnn"), options.pick("layers", 2), options.pick("units", 32))
     compile_model(model, "mse", options.pick("learning_rate", 1e-3))
-    model.fit(train_x, train_y, batch_size=32, epochs=options.pick("epochs", 20), verbose=options.verbose)
+    model.fit(train_x, train_y, batch_size=32, epochs=options.pick("epochs", 20), verbose=options.verbose, callbacks=options.callbacks)
     predicted = model.predict(test_x, verbose=0, batch_size=256)
     test_mse = float(np.mean((predicted - test_y) ** 2)) * spread**2
     naive_mse = float(np.mean((test_x[:, -1] - test_y) ** 2)) * spread**2

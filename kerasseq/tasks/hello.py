@@ -99,7 +99,7 @@ def run(options):
     model = build_model(len(characters), variant, options.pick("cell", "rnn"), options.pick("layers", 1), options.units)
     compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   options.pick("learning_rate", 0.1))
-    model.fit(inputs, targets, epochs=options.pick("epochs", 100), verbose=options.verbose)
+    model.fit(inputs, targets, epochs=options.pick("epochs", 100), verbose=options.verbose, callbacks=options.callbacks)
     target = text[1:]
     whole = decode(characters, model.predict(inputs, verbose=0)[0])
     stepwise = decode(characters, StepRunner(model).run(inputs)[0])

@@ -56,7 +56,7 @@ def run(options):
     long_x, long_y = make_sequences(1000, K, LONG_LENGTHS, rng)
     model = build_model(options.pick("cell", "lstm"), options.pick("layers", 1), options.pick("units", 32))
     compile_model(model, "sparse_categorical_crossentropy", options.pick("learning_rate", 1e-2))
-    model.fit(train_x, train_y, batch_size=64, epochs=options.pick("epochs", 12), verbose=options.verbose)
+    model.fit(train_x, train_y, batch_size=64, epochs=options.pick("epochs", 12), verbose=options.verbose, callbacks=options.callbacks)
     return TaskResult("kth-digit", model, {
         "accuracy": accuracy(model, test_x, test_y),
         "long_accuracy": accuracy(model, long_x, long_y),

@@ -151,7 +151,8 @@ def run(options):
     compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD),
                   options.pick("learning_rate", 3e-3))
     model.fit([train_sources, decoder_inputs], decoder_targets, batch_size=32,
-              epochs=options.pick("epochs", 40 if problem == "numbers" else 10), verbose=options.verbose)
+              epochs=options.pick("epochs", 40 if problem == "numbers" else 10), verbose=options.verbose,
+              callbacks=options.callbacks)
     held_sources = source_vocabulary.encode([sources[i] for i in held], source_length)
     held_targets = [targets[i] for i in held]
     examples = [(" ".join(sources[i]), codec.decode(ids)) for i, ids in

@@ -46,7 +46,7 @@ def run(options):
                         options.pick("layers", 1), options.pick("units", 64))
     compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   options.pick("learning_rate", 1e-2))
-    model.fit(inputs, targets, batch_size=len(inputs), epochs=options.pick("epochs", 150), verbose=options.verbose)
+    model.fit(inputs, targets, batch_size=len(inputs), epochs=options.pick("epochs", 150), verbose=options.verbose, callbacks=options.callbacks)
     spelled = [spell(characters, logits) for logits in model.predict(inputs, verbose=0)]
     return TaskResult("vec2seq", model, {"exact": float(np.mean([s == w for s, w in zip(spelled, words)]))},
                       {"domain": len(words), "examples": list(zip(range(len(words)), spelled))[:10]})

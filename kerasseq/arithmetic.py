@@ -1,0 +1,262 @@
+"""The NALU paper's arithmetic experiments, as functions that return numbers.
+
+Simple-function learning (Trask et al., 2018, as set up by Madsen & Johansen, 2020): an
+input vector of 100 values; ``a`` and ``b`` are sums of two fixed contiguous slices (each a
+quarter of the vector, overlapping by half); the target is one of a+b, a-b, a*b, a/b, a^2,
+sqrt(a). Models train on inputs drawn from U[1, 2] and are tested on the same range
+(interpolation) and on U[2, 6] (extrapolation). Errors are reported on the paper's scale:
+100 * MSE / MSE of the same model at its random initialisation, so a random model scores
+100 and a perfect one 0. A seed counts as a success when its scaled extrapolation error is
+below ``SUCCESS_THRESHOLD``.
+
+The recurrent variant feeds a sequence of 10-value vectors, ``a`` and ``b`` summed over
+time as well, and extrapolates to longer sequences of larger values. Two applied
+experiments: counting digits in a sequence with a recurrent NAC, and reading number words
+into their value with an LSTM topped by a NALU or a linear layer.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
+from kerasseq.tasks.classifier import Vocabulary
+from kerasseq.tasks.seq2seq import number_words
+
+OPERATIONS = {
+    "a+b": lambda a, b: a + b,
+    "a-b": lambda a, b: a - b,
+    "a*b": lambda a, b: a * b,
+    "a/b": lambda a, b: a / b,
+    "a^2": lambda a, b: a * a,
+    "sqrt(a)": lambda a, b: np.sqrt(a),
+}
+MODELS = ("mlp", "nac", "nalu", "nau_nmu")
+INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
+SUCCESS_THRESHOLD = 0.01
+#: A scaled error is capped here in tables: a model can be far worse than random.
+WORST_SHOWN = 1e4
+
+
+@dataclasses.dataclass
+class Budget:
+    """How much training each (model, operation, seed) gets."""
+
+    steps: int = 5000
+    batch_size: int = 128
+    seeds: int = 5
+
+
+def slices(size, rng):
+    """The two fixed subsets as (start_a, start_b, length): each a quarter of ``size``,
+    overlapping by half, placed at a random offset."""
+    length = size // 4
+    start = int(rng.integers(0, size - length - length // 2 + 1))
+    return start, start + length // 2, length
+
+
+def static_data(operation, subsets, count, value_range, rng, size=100):
+    """(inputs (count, size) float32 from U[value_range], targets (count, 1) float32)."""
+    inputs = rng.uniform(*value_range, size=(count, size)).astype("float32")
+    start_a, start_b, length = subsets
+    a = inputs[:, start_a:start_a + length].sum(axis=1, dtype="float64")
+    b = inputs[:, start_b:start_b + length].sum(axis=1, dtype="float64")
+    return inputs, OPERATIONS[operation](a, b)[:, None].astype("float32")
+
+
+def recurrent_data(operation, subsets, count, steps, value_range, rng, size=10):
+    """Sequences (count, steps, size); ``a``, ``b`` summed over slices and over time ->
+    (inputs float32, targets (count, 1) float32)."""
+    inputs = rng.uniform(*value_range, size=(count, steps, size)).astype("float32")
+    start_a, start_b, length = subsets
+    a = inputs[:, :, start_a:start_a + length].sum(axis=(1, 2), dtype="float64")
+    b = inputs[:, :, start_b:start_b + length].sum(axis=(1, 2), dtype="float64")
+    return inputs, OPERATIONS[operation](a, b)[:, None].astype("float32")
+
+
+def _output_unit(model, operation):
+    """The layer that combines a and b: the model's own kind, or for NAU/NMU the unit that
+    fits the operation (NAU adds and subtracts, NMU multiplies)."""
+    if model == "nac":
+        return NAC(1, name="combine")
+    if model == "nalu":
+        return NALU(1, name="combine")
+    return NAU(1, name="combine") if operation in ("a+b", "a-b") else NMU(1, name="combine")
+
+
+def build_static(model, operation, size=100):
+    """(batch, size) -> (batch, 1). ``mlp``: two ReLU6 layers of 64; the others: a first
+    layer that can pick out a and b (2 units) and a second that combines them."""
+    inputs = keras.Input((size,))
+    if model == "mlp":
+        hidden = keras.layers.Dense(64, activation="relu6")(keras.layers.Dense(64, activation="relu6")(inputs))
+        return keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    first = {"nac": NAC, "nalu": NALU, "nau_nmu": NAU}[model](2, name="select")
+    return keras.Model(inputs, _output_unit(model, operation)(first(inputs)))
+
+
+def build_recurrent(model, operation, size=10):
+    """(batch, steps, size) -> (batch, 1): a recurrent accumulator (LSTM(64) for ``mlp``; an
+    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer."""
+    inputs = keras.Input((None, size))
+    if model == "mlp":
+        return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(64)(inputs)))
+    unit = {"nac": "nac", "nalu": "nalu", "nau_nmu": "nau"}[model]
+    summed = keras.layers.RNN(ArithmeticCell(2, unit), name="accumulate")(inputs)
+    return keras.Model(inputs, _output_unit(model, operation)(summed))
+
+
+def _mse(model, inputs, targets):
+    predictions = model.predict(inputs, verbose=0, batch_size=1024).astype("float64")
+    error = np.mean((predictions - targets) ** 2)
+    return float(error) if np.isfinite(error) else float("inf")
+
+
+def scaled(error, random_error):
+    """The paper's scale: 100 * error / random model's error, capped at ``WORST_SHOWN``."""
+    return float(min(WORST_SHOWN, 100.0 * error / random_error)) if random_error > 0 else float("nan")
+
+
+def train_one(kind, model_name, operation, seed, budget):
+    """Train one model on one operation with one seed -> dict of scaled interpolation and
+    extrapolation errors. ``kind`` is ``static`` or ``recurrent``."""
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    if kind == "static":
+        subsets = slices(100, rng)
+        make = lambda count, value_range: static_data(operation, subsets, count, value_range, rng)  # noqa: E731
+        model = build_static(model_name, operation)
+    else:
+        subsets = slices(10, rng)
+        make = lambda count, value_range, steps=10: recurrent_data(  # noqa: E731
+            operation, subsets, count, steps, value_range, rng)
+        model = build_recurrent(model_name, operation)
+    train_x, train_y = make(budget.steps * budget.batch_size // 10, INTERPOLATION)
+    interpolation = make(5000, INTERPOLATION)
+    extrapolation = make(5000, EXTRAPOLATION) if kind == "static" else make(5000, EXTRAPOLATION, 20)
+    random_errors = [_mse(model, *interpolation), _mse(model, *extrapolation)]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3 if model_name == "mlp" else 1e-2, clipnorm=1.0), loss="mse")
+    model.fit(train_x, train_y, batch_size=budget.batch_size, epochs=10, verbose=0)
+    return {"interpolation": scaled(_mse(model, *interpolation), random_errors[0]),
+            "extrapolation": scaled(_mse(model, *extrapolation), random_errors[1])}
+
+
+def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None):
+    """Every (operation, model) over ``budget.seeds`` seeds -> list of rows with the median
+    scaled interpolation and extrapolation errors and the success rate."""
+    rows = []
+    for operation in operations:
+        for model_name in models:
+            runs = [train_one(kind, model_name, operation, seed, budget) for seed in range(budget.seeds)]
+            extrapolation = [run["extrapolation"] for run in runs]
+            rows.append({"kind": kind, "operation": operation, "model": model_name,
+                         "interpolation": float(np.median([run["interpolation"] for run in runs])),
+                         "extrapolation": float(np.median(extrapolation)),
+                         "success": float(np.mean([e < SUCCESS_THRESHOLD for e in extrapolation])),
+                         "seeds": budget.seeds})
+            if progress:
+                progress(rows[-1])
+    return rows
+
+
+def counting(seed=0, train_length=10, test_lengths=(100, 1000), epochs=20):
+    """Count each digit's occurrences in a sequence of one-hot digits.
+
+    A ``keras.layers.RNN`` of a 10-unit NAC :class:`ArithmeticCell` against an LSTM(64) +
+    Dense(10), both trained on sequences of ``train_length``. Returns {model: {length:
+    share of sequences with every count exactly right (rounded)}}.
+    """
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    def sequences(count, length):
+        digits = rng.integers(0, 10, size=(count, length))
+        one_hot = np.eye(10, dtype="float32")[digits]
+        return one_hot, one_hot.sum(axis=1)
+
+    train_x, train_y = sequences(4000, train_length)
+    inputs = keras.Input((None, 10))
+    models = {
+        "nac": keras.Model(inputs, keras.layers.RNN(ArithmeticCell(10, "nac"))(inputs)),
+        "lstm": keras.Model(inputs, keras.layers.Dense(10)(keras.layers.LSTM(64)(inputs))),
+    }
+    results = {}
+    for name, model in models.items():
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        model.fit(train_x, train_y, batch_size=64, epochs=epochs, verbose=0)
+        results[name] = {}
+        for length in (train_length, *test_lengths):
+            test_x, test_y = sequences(200, length)
+            predicted = np.rint(model.predict(test_x, verbose=0, batch_size=200))
+            results[name][length] = float(np.mean(np.all(predicted == test_y, axis=1)))
+    return results
+
+
+def language_to_number(seed=0, epochs=300, held_out=200):
+    """Read number words ("five hundred and fifteen") into their value, 0-999.
+
+    Embedding + LSTM(64), then NALU(1) or Dense(1) on the last step. ``held_out`` numbers
+    from those whose words combine (21-999, not multiples of 10) are kept for testing, so
+    every word is seen in training but test phrases are new combinations. Returns
+    {output layer: test mean absolute error}.
+    """
+    rng = np.random.default_rng(seed)
+    phrases = [number_words(n) for n in range(1000)]
+    candidates = np.array([n for n in range(21, 1000) if n % 10])
+    test = rng.choice(candidates, size=held_out, replace=False)
+    train = np.setdiff1d(np.arange(1000), test)
+    vocabulary = Vocabulary([phrases[n] for n in train])
+    encoded = vocabulary.encode(phrases, max(map(len, phrases)))
+    values = np.arange(1000, dtype="float32")[:, None]
+    results = {}
+    for name, head in (("nalu", lambda: NALU(1, name="value")), ("linear", lambda: keras.layers.Dense(1, name="value"))):
+        keras.utils.set_random_seed(seed)
+        tokens = keras.Input((None,), dtype="int32")
+        features = keras.layers.LSTM(64)(keras.layers.Embedding(len(vocabulary), 32, mask_zero=True)(tokens))
+        model = keras.Model(tokens, head()(features))
+        model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0), loss="mse")
+        model.fit(encoded[train], values[train], batch_size=64, epochs=epochs, verbose=0)
+        predicted = model.predict(encoded[test], verbose=0)
+        results[name] = float(np.mean(np.abs(predicted - values[test])))
+    return results
+
+
+def markdown_table(rows):
+    """Rows of :func:`simple_function_table` -> a Markdown table, one line per (kind,
+    operation), the models side by side as ``interpolation / extrapolation (success)``."""
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    lines = ["| task | operation | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
+    for kind, operation in dict.fromkeys((row["kind"], row["operation"]) for row in rows):
+        cells = {row["model"]: row for row in rows if (row["kind"], row["operation"]) == (kind, operation)}
+        lines.append(f"| {kind} | {operation} | " + " | ".join(
+            f"{cells[m]['interpolation']:.2f} / {cells[m]['extrapolation']:.2f} ({cells[m]['success']:.0%})" for m in models)
+            + " |")
+    return "\n".join(lines)
+
+
+def plot_table(rows, png_path):
+    """Bar chart of the median scaled extrapolation error per operation and model (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = list(dict.fromkeys(row["kind"] for row in rows))
+    figure, axes_list = plt.subplots(1, len(kinds), figsize=(7 * len(kinds), 4), squeeze=False)
+    for axes, kind in zip(axes_list[0], kinds):
+        subset = [row for row in rows if row["kind"] == kind]
+        operations = list(dict.fromkeys(row["operation"] for row in subset))
+        models = list(dict.fromkeys(row["model"] for row in subset))
+        width = 0.8 / len(models)
+        for index, model in enumerate(models):
+            heights = [next(r["extrapolation"] for r in subset if r["operation"] == op and r["model"] == model)
+                       for op in operations]
+            axes.bar(np.arange(len(operations)) + index * width, np.maximum(heights, 1e-3), width, label=model)
+        axes.set_xticks(np.arange(len(operations)) + 0.4 - width / 2, operations)
+        axes.set(yscale="log", ylabel="extrapolation error (random = 100)", title=f"{kind} arithmetic")
+        axes.axhline(100, color="grey", linewidth=0.8, linestyle="--")
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,141 @@
+"""NAC, NALU, NAU, NMU and the arithmetic recurrent cell: exact arithmetic once trained,
+finite values and gradients at the edges, saving, and use inside RNNs."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasseq import arithmetic
+from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
+
+LAYERS = {"nac": lambda: NAC(2), "nalu": lambda: NALU(2), "nalu_separate": lambda: NALU(2, separate_weights=True),
+          "nau": lambda: NAU(2), "nmu": lambda: NMU(2)}
+
+
+def fit(model, inputs, targets, learning_rate, epochs, batch_size=64):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    model.fit(inputs, targets, batch_size=batch_size, epochs=epochs, verbose=0)
+    return model
+
+
+def test_nac_weights_saturate_and_sums_are_exact_far_out_of_range():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    inputs = rng.uniform(-1, 1, size=(2048, 4)).astype("float32")
+    targets = (inputs[:, 0] + inputs[:, 1] - inputs[:, 2])[:, None]
+    layer = NAC(1)
+    model = fit(keras.Sequential([keras.Input((4,)), layer]), inputs, targets, 0.05, 60)
+    weight = keras.ops.convert_to_numpy(layer.weight())[:, 0]
+    np.testing.assert_allclose(weight, [1, 1, -1, 0], atol=0.02)
+    far = rng.uniform(-100, 100, size=(256, 4)).astype("float32")
+    expected = far[:, 0] + far[:, 1] - far[:, 2]
+    assert np.max(np.abs(model.predict(far, verbose=0)[:, 0] - expected)) < 0.02 * np.max(np.abs(expected))
+
+
+def test_nalu_learns_a_product_and_extrapolates_ten_times_out_of_range():
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    inputs = rng.uniform(1, 2, size=(4096, 2)).astype("float32")
+    model = fit(keras.Sequential([keras.Input((2,)), NALU(1)]), inputs, inputs.prod(axis=1, keepdims=True), 0.05, 80)
+    far = rng.uniform(10, 20, size=(256, 2)).astype("float32")
+    relative = np.abs(model.predict(far, verbose=0)[:, 0] / far.prod(axis=1) - 1)
+    # tanh * sigmoid saturates slowly: W settles near 0.997-0.998, so x^W is 1-2% off at 200.
+    assert np.median(relative) < 0.025 and np.max(relative) < 0.04
+
+
+def test_nau_and_nmu_compute_what_their_weights_say():
+    inputs = np.array([[2.0, 3.0, 5.0], [0.0, 4.0, -1.0]], "float32")
+    nau, nmu = NAU(1), NMU(1)
+    nau.build((None, 3))
+    nmu.build((None, 3))
+    nau.set_weights([np.array([[1.0], [-1.0], [0.0]], "float32")])
+    nmu.set_weights([np.array([[1.0], [1.0], [0.0]], "float32")])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(nau(inputs))[:, 0], [-1.0, -4.0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(nmu(inputs))[:, 0], [6.0, 0.0])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_outputs_and_gradients_stay_finite_at_zero_and_for_huge_inputs(name):
+    keras.utils.set_random_seed(2)
+    layer = LAYERS[name]()
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
+    # NMU multiplies for real: its huge row must have a product that fits in float32.
+    huge = 1e15 if name == "nmu" else 1e30
+    inputs = np.array([[0.0, 0.0, 0.0], [0.0, 1e6, -3.0], [huge, -huge, 1.0]], "float32")
+    assert np.all(np.isfinite(model.predict(inputs, verbose=0)))
+    loss = model.train_on_batch(inputs[:1], np.ones((1, 2), "float32"))
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_nac_weight_is_recomputed_so_both_matrices_train():
+    """The bug seen in public ports: W built once from the initial Ŵ and M̂, which then never train."""
+    keras.utils.set_random_seed(3)
+    layer = NAC(2)
+    model = keras.Sequential([keras.Input((3,)), layer])
+    before = [keras.ops.convert_to_numpy(w).copy() for w in (layer.w_hat, layer.m_hat)]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.train_on_batch(np.ones((4, 3), "float32"), np.full((4, 2), 3.0, "float32"))
+    after = [keras.ops.convert_to_numpy(w) for w in (layer.w_hat, layer.m_hat)]
+    assert all(np.max(np.abs(a - b)) > 1e-4 for a, b in zip(after, before))
+
+
+def test_nau_and_nmu_weights_stay_clipped_after_updates():
+    for layer, low, high in ((NAU(2), -1.0, 1.0), (NMU(2), 0.0, 1.0)):
+        model = keras.Sequential([keras.Input((3,)), layer])
+        model.compile(optimizer=keras.optimizers.SGD(10.0), loss="mse")
+        model.train_on_batch(np.full((4, 3), 2.0, "float32"), np.full((4, 2), 1e3, "float32"))
+        weight = model.get_weights()[0]
+        assert weight.min() >= low and weight.max() <= high and np.any(weight == high)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_save_and_load_round_trip(name, tmp_path):
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(LAYERS[name]()(inputs)))
+    data = np.random.default_rng(4).uniform(0.5, 2, size=(5, 3)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-5)
+    assert type(reloaded.layers[1]) is type(model.layers[1])
+    assert reloaded.layers[1].get_config() == model.layers[1].get_config()
+
+
+@pytest.mark.parametrize("unit", ["nac", "nalu", "nau", "nmu"])
+def test_every_unit_runs_inside_an_rnn_and_reloads(unit, tmp_path):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.RNN(ArithmeticCell(3, unit))])
+    data = np.random.default_rng(5).uniform(0.5, 1.5, size=(4, 6, 2)).astype("float32")
+    outputs = model.predict(data, verbose=0)
+    assert outputs.shape == (4, 3) and np.all(np.isfinite(outputs))
+    model.save(tmp_path / "rnn.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "rnn.keras").predict(data, verbose=0), outputs,
+                               rtol=1e-5)
+
+
+def test_saturated_recurrent_nac_is_an_exact_running_sum_at_any_length():
+    cell = ArithmeticCell(1, "nac")
+    model = keras.Sequential([keras.Input((None, 1)), keras.layers.RNN(cell)])
+    cell.inner.set_weights([np.full((2, 1), 20.0, "float32"), np.full((2, 1), 20.0, "float32")])
+    data = np.random.default_rng(6).integers(0, 10, size=(3, 500, 1)).astype("float32")
+    np.testing.assert_allclose(model.predict(data, verbose=0)[:, 0], data.sum(axis=(1, 2)), rtol=1e-5)
+
+
+def test_simple_function_data_and_scale():
+    rng = np.random.default_rng(7)
+    subsets = arithmetic.slices(100, rng)
+    start_a, start_b, length = subsets
+    assert length == 25 and start_b - start_a == 12 and start_b + length <= 100
+    inputs, targets = arithmetic.static_data("a*b", subsets, 10, (1, 2), rng)
+    a, b = inputs[:, start_a:start_a + 25].sum(1), inputs[:, start_b:start_b + 25].sum(1)
+    np.testing.assert_allclose(targets[:, 0], a * b, rtol=1e-5)
+    assert arithmetic.scaled(0.5, 2.0) == 25.0 and arithmetic.scaled(1e9, 1.0) == arithmetic.WORST_SHOWN
+
+
+def test_nac_extrapolates_addition_where_the_mlp_fails():
+    budget = arithmetic.Budget(steps=600, seeds=1)
+    nac = arithmetic.train_one("static", "nac", "a+b", 0, budget)
+    mlp = arithmetic.train_one("static", "mlp", "a+b", 0, budget)
+    assert nac["extrapolation"] < 1.0 and mlp["extrapolation"] > 10.0, (nac, mlp)
