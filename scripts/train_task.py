@@ -30,6 +30,8 @@ def main(argv=None):
     parser.add_argument("--column", help="forecast: CSV column name or index (default: the last)")
     parser.add_argument("--text", help="hello: the text to learn (default: hihello)")
     parser.add_argument("--problem", help="hello: onehot|embedding; seq2seq: numbers|reverse")
+    parser.add_argument("--k", type=int, help="kth-digit: which digit to remember, 1-based (default: 3)")
+    parser.add_argument("--max-length", type=int, help="kth-digit: longest training sequence (default: 10)")
     parser.add_argument("--out", help="run folder for model.keras and summary.json (default: task_runs/TASK)")
     args = parse(parser, argv)
 
@@ -39,6 +41,7 @@ def main(argv=None):
     options = TaskOptions(cell=args.cell, layers=args.layers, units=args.units, epochs=args.epochs, seed=args.seed,
                           out=args.out or os.path.join("task_runs", args.task), data=args.data, column=args.column,
                           text=args.text, problem=args.problem, learning_rate=args.learning_rate, samples=args.samples,
+                          k=args.k, max_length=args.max_length,
                           verbose="auto")
     result = run_task(args.task, options)
     print(f"saved {os.path.join(options.out, 'model.keras')}")

@@ -81,6 +81,14 @@ def test_kth_digit_learns_and_holds_on_longer_sequences():
     assert metrics["accuracy"] >= 0.8 and metrics["long_accuracy"] >= 0.5, metrics
 
 
+def test_kth_digit_k_and_lengths_are_configurable():
+    result = run_task("kth-digit", quiet(k=1, max_length=5, samples=2000, epochs=3))
+    assert result.details["train_lengths"] == (1, 5) and result.details["long_lengths"] == (6, 10)
+    assert result.metrics["accuracy"] >= 0.9, result.metrics
+    with pytest.raises(KerasseqError, match="1 <= k <= max length"):
+        run_task("kth-digit", quiet(k=7, max_length=5))
+
+
 # --- binary addition ------------------------------------------------------------------------
 
 def test_binary_pairs_add_up_even_at_64_bits():

@@ -7,7 +7,8 @@ load on demand so that listing the tasks does not import Keras.
 import importlib
 
 TASKS = {
-    "kth-digit": ("kth_digit", "many-to-one", "remember the 3rd digit of a one-hot digit sequence of length 3-10"),
+    "kth-digit": ("kth_digit", "many-to-one",
+                  "remember the k-th digit (--k, default 3) of one-hot digits, lengths k to --max-length"),
     "binary-add": ("binary_add", "aligned many-to-many", "add two binary numbers bit by bit, LSB first"),
     "hello": ("hello", "aligned many-to-many", 'learn "hihell" -> "ihello" (or --text), --problem onehot|embedding'),
     "names": ("names", "many-to-one", "language of origin of a surname (--data: folder of Language.txt)"),

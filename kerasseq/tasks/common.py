@@ -25,7 +25,7 @@ class TaskOptions:
     ``data`` is a user file or folder for the tasks that read one (``names``,
     ``sentiment``, ``forecast``); ``text`` is the string the ``hello`` task learns;
     ``problem`` picks a task's variant (``hello``: onehot/embedding,
-    ``seq2seq``: numbers/reverse). ``callbacks`` go to ``fit``.
+    ``seq2seq``: numbers/reverse); ``k`` and ``max_length`` set the ``kth-digit`` task. ``callbacks`` go to ``fit``.
     """
 
     cell: str | None = None
@@ -40,6 +40,8 @@ class TaskOptions:
     problem: str | None = None
     learning_rate: float | None = None
     samples: int | None = None
+    k: int | None = None
+    max_length: int | None = None
     verbose: int | str = "auto"
     callbacks: list = dataclasses.field(default_factory=list)
 

@@ -8,11 +8,11 @@ padding. Held-out sequences are also longer than any seen in training.
 import keras
 import numpy as np
 
+from kerasseq.errors import KerasseqError
 from kerasseq.tasks.common import TaskResult, apply_stack, compile_model, recurrent_stack, seed_everything
 
 K = 3
-TRAIN_LENGTHS = (3, 10)
-LONG_LENGTHS = (11, 20)
+MAX_TRAIN_LENGTH = 10
 
 
 def make_sequences(count, k, lengths, rng, steps=None):
@@ -47,13 +47,17 @@ def accuracy(model, inputs, targets):
 
 
 def run(options):
-    """Train on lengths 3-10 and report accuracy on held-out sequences of the same lengths
-    and of lengths 11-20."""
+    """Train on lengths k..max_length (default 3..10) and report accuracy on held-out
+    sequences of the same lengths and of lengths max_length+1..2*max_length."""
     rng = seed_everything(options.seed)
+    k, longest = options.pick("k", K), options.pick("max_length", MAX_TRAIN_LENGTH)
+    if not 1 <= k <= longest:
+        raise KerasseqError(f"need 1 <= k <= max length, got k={k} and max length {longest}")
+    train_lengths, long_lengths = (k, longest), (longest + 1, 2 * longest)
     count = options.pick("samples", 6000)
-    train_x, train_y = make_sequences(count, K, TRAIN_LENGTHS, rng)
-    test_x, test_y = make_sequences(1000, K, TRAIN_LENGTHS, rng)
-    long_x, long_y = make_sequences(1000, K, LONG_LENGTHS, rng)
+    train_x, train_y = make_sequences(count, k, train_lengths, rng)
+    test_x, test_y = make_sequences(1000, k, train_lengths, rng)
+    long_x, long_y = make_sequences(1000, k, long_lengths, rng)
     model = build_model(options.pick("cell", "lstm"), options.pick("layers", 1), options.pick("units", 32))
     compile_model(model, "sparse_categorical_crossentropy", options.pick("learning_rate", 1e-2))
     model.fit(train_x, train_y, batch_size=64, epochs=options.pick("epochs", 12), verbose=options.verbose, callbacks=options.callbacks)
@@ -61,4 +65,4 @@ def run(options):
         "accuracy": accuracy(model, test_x, test_y),
         "long_accuracy": accuracy(model, long_x, long_y),
         "baseline": 0.1,
-    }, {"k": K, "train_lengths": TRAIN_LENGTHS, "long_lengths": LONG_LENGTHS})
+    }, {"k": k, "train_lengths": train_lengths, "long_lengths": long_lengths})
