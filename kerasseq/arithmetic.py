@@ -22,7 +22,7 @@ import numpy as np
 
 from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
 from kerasseq.tasks.classifier import Vocabulary
-from kerasseq.tasks.seq2seq import number_words
+from kerasseq.tasks.seq2seq import composed_numbers, number_words
 
 OPERATIONS = {
     "a+b": lambda a, b: a + b,
@@ -203,8 +203,7 @@ def language_to_number(seed=0, epochs=300, held_out=200):
     """
     rng = np.random.default_rng(seed)
     phrases = [number_words(n) for n in range(1000)]
-    candidates = np.array([n for n in range(21, 1000) if n % 10])
-    test = rng.choice(candidates, size=held_out, replace=False)
+    test = rng.choice(composed_numbers(), size=held_out, replace=False)
     train = np.setdiff1d(np.arange(1000), test)
     vocabulary = Vocabulary([phrases[n] for n in train])
     encoded = vocabulary.encode(phrases, max(map(len, phrases)))

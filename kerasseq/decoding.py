@@ -12,7 +12,7 @@ from keras import ops
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from kerasseq.charset import BLANK_INDEX, Charset
+from kerasseq.charset import BLANK_INDEX
 from kerasseq.errors import DataError
 
 DECODERS = ("greedy", "beam")

@@ -1,6 +1,5 @@
 """Evaluating a recogniser on a labels file or a dataset folder."""
 
-import os
 import time
 
 import numpy as np

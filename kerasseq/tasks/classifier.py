@@ -6,11 +6,12 @@ stack, and the last step's output picks the class.
 """
 
 import collections
+import os
 
 import keras
 import numpy as np
 
-from kerasseq.tasks.common import apply_stack, compile_model, recurrent_stack, split_indices
+from kerasseq.tasks.common import TaskResult, apply_stack, compile_model, recurrent_stack, split_indices
 
 PAD, UNKNOWN = 0, 1
 
@@ -77,13 +78,14 @@ def plot_confusion(matrix, class_names, png_path, title):
     plt.close(figure)
 
 
-def train_classifier(token_lists, labels, class_names, options, rng, defaults, held_out_share=0.2):
+def train_classifier(task, token_lists, labels, class_names, options, rng, defaults, held_out_share=0.2):
     """Split, build the vocabulary on the training part, train, and score the held-out part.
 
     ``token_lists``: list of token lists; ``labels``: (count,) int class ids.
     ``defaults``: the task's dict of ``units``, ``epochs``, ``learning_rate``, ``batch_size``,
-    ``max_length``. Returns (model, metrics dict, details dict with the confusion matrix and
-    vocabulary size).
+    ``max_length``. Draws the held-out confusion matrix as ``confusion_matrix.png`` in
+    ``options.out`` when set. Returns a ``TaskResult`` named ``task`` whose details hold the
+    confusion matrix and vocabulary size.
     """
     labels = np.asarray(labels, dtype="int32")
     train, held = split_indices(len(labels), held_out_share, rng)
@@ -103,4 +105,7 @@ def train_classifier(token_lists, labels, class_names, options, rng, defaults, h
                "majority_baseline": float(np.mean(labels[held] == majority))}
     details = {"classes": list(class_names), "confusion_matrix": matrix.tolist(), "vocabulary_size": len(vocabulary),
                "train_count": len(train), "held_out_count": len(held), "max_length": length}
-    return model, metrics, details
+    if options.out:
+        os.makedirs(options.out, exist_ok=True)
+        plot_confusion(matrix, class_names, os.path.join(options.out, "confusion_matrix.png"), f"{task}, held-out data")
+    return TaskResult(task, model, metrics, details)

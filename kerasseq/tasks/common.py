@@ -25,7 +25,8 @@ class TaskOptions:
     ``data`` is a user file or folder for the tasks that read one (``names``,
     ``sentiment``, ``forecast``); ``text`` is the string the ``hello`` task learns;
     ``problem`` picks a task's variant (``hello``: onehot/embedding,
-    ``seq2seq``: numbers/reverse); ``k`` and ``max_length`` set the ``kth-digit`` task. ``callbacks`` go to ``fit``.
+    ``seq2seq``: numbers/reverse); ``k`` and ``max_length`` set the ``kth-digit`` task;
+    ``callbacks`` go to ``fit``.
     """
 
     cell: str | None = None
@@ -103,9 +104,9 @@ def apply_stack(stack, inputs, mask=None):
     return outputs
 
 
-def compile_model(model, loss, learning_rate, metrics=None):
+def compile_model(model, loss, learning_rate):
     """Adam at ``learning_rate`` (a float or a Keras schedule) with ``loss``; returns the model."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics or [])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
 

@@ -8,11 +8,9 @@ default.
 import os
 from importlib import resources
 
-import numpy as np
-
 from kerasseq.errors import DataError
-from kerasseq.tasks.classifier import plot_confusion, train_classifier
-from kerasseq.tasks.common import TaskResult, seed_everything
+from kerasseq.tasks.classifier import train_classifier
+from kerasseq.tasks.common import seed_everything
 
 DEFAULTS = {"units": 64, "epochs": 30, "learning_rate": 5e-3, "batch_size": 32, "max_length": 20}
 
@@ -51,11 +49,4 @@ def run(options):
     and draw the confusion matrix (``confusion_matrix.png`` in ``--out``)."""
     rng = seed_everything(options.seed)
     names, labels, languages = load_names(options.pick("data", sample_folder()))
-    model, metrics, details = train_classifier([list(name) for name in names], labels, languages, options, rng,
-                                               DEFAULTS)
-    result = TaskResult("names", model, metrics, details)
-    if options.out:
-        os.makedirs(options.out, exist_ok=True)
-        plot_confusion(np.array(details["confusion_matrix"]), languages,
-                       os.path.join(options.out, "confusion_matrix.png"), "surname origin, held-out names")
-    return result
+    return train_classifier("names", [list(name) for name in names], labels, languages, options, rng, DEFAULTS)

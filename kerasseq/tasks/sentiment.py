@@ -9,11 +9,9 @@ import csv
 import os
 from importlib import resources
 
-import numpy as np
-
 from kerasseq.errors import DataError
-from kerasseq.tasks.classifier import plot_confusion, train_classifier
-from kerasseq.tasks.common import TaskResult, seed_everything
+from kerasseq.tasks.classifier import train_classifier
+from kerasseq.tasks.common import seed_everything
 
 CLASSES = ("negative", "somewhat negative", "neutral", "somewhat positive", "positive")
 DEFAULTS = {"units": 64, "epochs": 15, "learning_rate": 5e-3, "batch_size": 32, "max_length": 60}
@@ -60,9 +58,4 @@ def run(options):
     draw the confusion matrix (``confusion_matrix.png`` in ``--out``)."""
     rng = seed_everything(options.seed)
     phrases, labels = load_phrases(options.pick("data", sample_file()))
-    model, metrics, details = train_classifier(phrases, labels, CLASSES, options, rng, DEFAULTS)
-    if options.out:
-        os.makedirs(options.out, exist_ok=True)
-        plot_confusion(np.array(details["confusion_matrix"]), CLASSES,
-                       os.path.join(options.out, "confusion_matrix.png"), "phrase sentiment, held-out phrases")
-    return TaskResult("sentiment", model, metrics, details)
+    return train_classifier("sentiment", phrases, labels, CLASSES, options, rng, DEFAULTS)

@@ -31,6 +31,12 @@ def number_words(number):
     return num2words(number).replace("-", " ").replace(",", "").split()
 
 
+def composed_numbers():
+    """The numbers whose words combine others (21-999, not multiples of 10), as an array:
+    the ones that may be held out while every word still appears in training."""
+    return np.array([n for n in range(21, 1000) if n % 10])
+
+
 def make_pairs(problem, rng, count=None):
     """(sources: list of token lists, targets: list of str, held-out candidates: array of
     indices) for ``problem``.
@@ -39,8 +45,7 @@ def make_pairs(problem, rng, count=None):
     from a-j (one letter per token) and their reversals, any of which may be held out.
     """
     if problem == "numbers":
-        candidates = np.array([n for n in range(21, 1000) if n % 10])
-        return [number_words(n) for n in range(1000)], [str(n) for n in range(1000)], candidates
+        return [number_words(n) for n in range(1000)], [str(n) for n in range(1000)], composed_numbers()
     if problem == "reverse":
         lengths = rng.integers(REVERSE_LENGTHS[0], REVERSE_LENGTHS[1] + 1, size=count)
         strings = ["".join(rng.choice(list(REVERSE_LETTERS), size=length)) for length in lengths]
