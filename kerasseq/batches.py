@@ -87,7 +87,11 @@ class WordImageBatches(keras.utils.PyDataset):
             images = augment(images, np.random.default_rng([self.seed, self.epoch, index]))
         return images, labels
 
+    def set_epoch(self, epoch):
+        """Continue as at the start of ``epoch`` (counted from 0): its shuffle order and
+        augmentation, as in an uninterrupted run."""
+        self.epoch = epoch
+        self._order()
+
     def on_epoch_end(self):
-        self.epoch += 1
-        if self.shuffle:
-            self._order()
+        self.set_epoch(self.epoch + 1)

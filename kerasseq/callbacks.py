@@ -1,4 +1,5 @@
-"""Training callbacks: recognition metrics per epoch, atomic best checkpoint, time limit."""
+"""Training callbacks: recognition metrics per epoch, a guard against unsound epochs,
+atomic best checkpoint, time limit."""
 
 import math
 import os
@@ -50,20 +51,51 @@ class RecognitionMetrics(keras.callbacks.Callback):
             print(f"\nepoch {epoch + 1}: val word accuracy {logs['val_word_accuracy']:.3f}, CER {logs['val_cer']:.3f}")
 
 
-class AtomicBestCheckpoint(keras.callbacks.Callback):
-    """Saves the model to ``path`` whenever ``monitor`` improves (lower is better),
-    through a temporary file and a rename, so a crash mid-save never replaces a good
-    model with a broken one."""
+class EpochGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, and tells the
+    callbacks after it whether the epoch that just ended may be trusted.
 
-    def __init__(self, path, monitor="val_loss", best=math.inf):
+    An epoch is sound when all its batches ran (not cut short by a time limit, Ctrl-C or
+    a bad loss) with finite losses. ``failure`` is then ``None``, else a sentence naming
+    the epoch and batch (both counted from 1) where the loss went bad.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failure = None
+        self.batches = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.failure is None:
+            self.failure = f"the loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}"
+            self.model.stop_training = True
+
+    def epoch_is_sound(self):
+        """True when the epoch that just ended ran every batch with a finite loss."""
+        return self.failure is None and self.batches == self.params.get("steps")
+
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the model to ``path`` whenever ``monitor`` improves (lower is better) at
+    the end of a sound epoch (see :class:`EpochGuard`), through a temporary file and a
+    rename, so a crash mid-save never replaces a good model with a broken one."""
+
+    def __init__(self, path, guard, monitor="val_loss"):
         super().__init__()
         self.path = path
+        self.guard = guard
         self.monitor = monitor
-        self.best = best
+        self.best = math.inf
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if value is None or not np.isfinite(value) or value >= self.best:
+        if not self.guard.epoch_is_sound() or value is None or not np.isfinite(value) or value >= self.best:
             return
         self.best = float(value)
         temporary = f"{self.path}.tmp{os.getpid()}.keras"

@@ -15,3 +15,7 @@ class DataError(KerasseqError):
 
 class ModelError(KerasseqError):
     """A model file or model configuration that cannot be used."""
+
+
+class TrainingError(KerasseqError):
+    """A run that cannot go on as set up (its loss stopped being finite)."""

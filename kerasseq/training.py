@@ -10,11 +10,12 @@ import keras
 import numpy as np
 
 from kerasseq.batches import WordImageBatches
-from kerasseq.callbacks import AtomicBestCheckpoint, RecognitionMetrics, TimeLimit
+from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, TimeLimit
 from kerasseq.dataset import open_split
-from kerasseq.errors import DataError
+from kerasseq.errors import DataError, TrainingError
 from kerasseq.losses import CTCLoss, check_labels
 from kerasseq.models import build_crnn
+from kerasseq.resume import ResumableState
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
@@ -56,18 +57,30 @@ def _prepare_run_dir(out, resume):
     return backup
 
 
-def _best_so_far(history_path, monitor):
-    try:
-        with open(history_path, newline="") as handle:
-            values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
-    except OSError:
-        return float("inf")
-    return min(values, default=float("inf"))
+def _trim_history(history_path, epochs):
+    """Keep the first ``epochs`` rows of a CSV history: rows logged after the last
+    committed epoch belong to work that a resumed run does again."""
+    if not os.path.exists(history_path):
+        return
+    with open(history_path, newline="") as handle:
+        lines = handle.readlines()
+    temporary = history_path + ".tmp"
+    with open(temporary, "w", newline="") as handle:
+        handle.writelines(lines[: 1 + epochs] if epochs else [])
+    os.replace(temporary, history_path)
 
 
 def train_recognizer(data, out, config=None, verbose=1):
     """Train a recogniser on dataset folder(s) ``data``; writes ``out/model.keras`` (best
-    validation loss), ``history.csv`` and ``training_curves.png``. Returns a summary dict."""
+    validation loss), ``history.csv`` and ``training_curves.png``. Returns a summary dict.
+
+    After every complete epoch the whole state is committed to ``out/backup/`` (see
+    :mod:`kerasseq.resume`); a run cut short (``--max-minutes``, Ctrl-C, ``kill -9``)
+    keeps it, and ``config.resume`` continues from it to the same result as an
+    uninterrupted run. A loss that turns NaN or infinite stops the run with a
+    :class:`TrainingError` naming the epoch and batch; the checkpoint and the backup keep
+    the last good epoch.
+    """
     config = config or TrainConfig()
     train_split = open_split(data, "train")
     val_split = open_split(data, "val")
@@ -86,23 +99,39 @@ def train_recognizer(data, out, config=None, verbose=1):
     monitor = "val_loss" if has_val else "loss"
     model_path = os.path.join(out, MODEL_FILE)
     history_path = os.path.join(out, HISTORY_FILE)
+    guard = EpochGuard()
+    checkpoint = AtomicBestCheckpoint(model_path, guard, monitor)
+    early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience)
+    reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2))
+    state = ResumableState(backup, train_batches, guard=guard, tracked={
+        "checkpoint": (checkpoint, ("best",)),
+        "early_stopping": (early_stopping, ("wait", "best", "best_epoch")),
+        "reduce_rate": (reduce_rate, ("wait", "best", "cooldown_counter")),
+    })
+    done = state.restore(model) if config.resume else 0
+    _trim_history(history_path, done)
     callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
-    callbacks += [
-        keras.callbacks.BackupAndRestore(backup),
-        keras.callbacks.TerminateOnNaN(),
-        AtomicBestCheckpoint(model_path, monitor, best=_best_so_far(history_path, monitor) if config.resume else float("inf")),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2)),
-        keras.callbacks.CSVLogger(history_path, append=config.resume),
-    ]
+    callbacks += [guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
     if config.max_minutes:
         callbacks.append(TimeLimit(config.max_minutes))
-    model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
-    shutil.rmtree(backup, ignore_errors=True)
+    callbacks.append(state)  # last: it commits what the callbacks before it did
+    os.makedirs(backup, exist_ok=True)  # marks the run unfinished, so --resume works from any point
+    # shuffle=False: the batches shuffle themselves, seeded by epoch; Keras's own batch
+    # shuffling draws from an unseeded generator that a resumed run could not replay.
+    model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=done, shuffle=False,
+              callbacks=callbacks, verbose=verbose)
+    if guard.failure:
+        good = state.committed_epochs()
+        kept = f"the backup keeps epoch {good}, the best model so far is in {model_path}" if good else "no epoch had finished"
+        raise TrainingError(f"{guard.failure}; {kept}; rerun with --resume and --clipnorm (e.g. 5) or a lower --learning-rate")
+    finished = state.committed_epochs() >= config.epochs or early_stopping.stopped_epoch > 0
+    if finished:
+        shutil.rmtree(backup, ignore_errors=True)
     if not os.path.exists(model_path):  # no epoch finished with a finite loss
         model.save(model_path)
     plot_history(history_path, os.path.join(out, CURVES_FILE))
-    summary = {"model": model_path, "preset": config.preset, "train_images": len(train_split), "val_images": len(val_split)}
+    summary = {"model": model_path, "preset": config.preset, "train_images": len(train_split),
+               "val_images": len(val_split), "finished": finished}
     summary.update(_final_row(history_path))
     with open(os.path.join(out, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=1)

@@ -6,6 +6,7 @@ images into a prediction sheet, and prints the word accuracy reached.
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -46,9 +47,11 @@ def main(argv=None):
     print(f"2/5 preprocessing into {data_dir}", flush=True)
     build_dataset(words_dir, data_dir, PreprocessConfig())
     print(f"3/5 training the {args.preset} preset for up to {args.minutes:g} minutes into {run_dir}", flush=True)
+    backup = os.path.join(run_dir, "backup")
     config = TrainConfig(preset=args.preset, epochs=1000, batch_size=args.batch_size, max_minutes=args.minutes,
-                         patience=1000, seed=args.seed, resume=os.path.isdir(os.path.join(run_dir, "backup")))
+                         patience=1000, seed=args.seed, resume=os.path.isdir(backup))
     train_recognizer(data_dir, run_dir, config, verbose=2)
+    shutil.rmtree(backup, ignore_errors=True)  # the time limit is the demo's end: a later demo starts afresh
     print("4/5 evaluating on the held-out fonts", flush=True)
     predictor = Predictor(load_recognizer(os.path.join(run_dir, "model.keras")))
     report, _ = evaluate(predictor, data_dir, "val")

@@ -35,6 +35,8 @@ def main(argv=None):
     accuracy = summary.get("val_word_accuracy")
     print(f"saved {summary['model']} after {summary.get('epochs_run', 0)} epochs"
           + (f"; validation word accuracy {accuracy:.3f}" if accuracy is not None else ""))
+    if not summary["finished"]:
+        print(f"stopped before the last epoch; rerun with --resume --out {args.out} to continue")
     return 0
 
 

@@ -1,0 +1,159 @@
+"""Training survives interruption: commits are atomic, a run killed with SIGKILL at any
+point resumes to the uninterrupted result, and a NaN loss stops the run where it happened."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import kerasseq.losses  # noqa: F401  (registers the loss for loading the saved models)
+import kerasseq.models  # noqa: F401  (registers the recogniser)
+from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, TimeLimit
+from kerasseq.errors import TrainingError
+from kerasseq.resume import ResumableState
+from kerasseq.training import TrainConfig, train_recognizer
+
+from conftest import ROOT
+
+
+class SumBatches(keras.utils.PyDataset):
+    """4 batches of 8 rows: x = 3 copies of a number, y = their sum; the batch at
+    ``nan_at`` (epoch, batch), both from 0, has NaN targets."""
+
+    def __init__(self, nan_at=None):
+        super().__init__()
+        self.epoch = 0
+        self.nan_at = nan_at
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        inputs = np.full((8, 3), index + 1.0, "float32")
+        targets = inputs.sum(axis=1, keepdims=True)
+        if (self.epoch, index) == self.nan_at:
+            targets[:] = np.nan
+        return inputs, targets
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+
+def sum_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    return model
+
+
+def fit_with_state(model, folder, data, epochs, *extra):
+    """Fit ``model`` on ``data`` with the guard, a checkpoint and the state commits."""
+    guard = EpochGuard()
+    checkpoint = AtomicBestCheckpoint(os.path.join(folder, "best.keras"), guard, monitor="loss")
+    state = ResumableState(os.path.join(folder, "backup"), data, {"checkpoint": (checkpoint, ("best",))}, guard)
+    follow_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: data.set_epoch(epoch))
+    model.fit(data, epochs=epochs, shuffle=False, verbose=0, callbacks=[follow_epoch, guard, checkpoint, *extra, state])
+    return guard, checkpoint, state
+
+
+def test_a_half_written_commit_is_ignored_and_the_last_whole_one_restored(tmp_path):
+    model = sum_model()
+    _, _, state = fit_with_state(model, str(tmp_path), SumBatches(), epochs=2)
+    assert sorted(os.listdir(tmp_path / "backup")) == ["epoch-0002"]
+    partial = tmp_path / "backup" / "epoch-0003.tmp"  # a kill while epoch 3 was being saved
+    partial.mkdir()
+    (partial / "training.weights.h5").write_bytes(b"\x89HDF\r\n half written")
+    fresh = sum_model()
+    data = SumBatches()
+    assert ResumableState(str(tmp_path / "backup"), data, {}, EpochGuard()).restore(fresh) == 2
+    assert data.epoch == 2
+    for restored, saved in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(restored, saved)
+    assert int(keras.ops.convert_to_numpy(fresh.optimizer.iterations)) == 8
+
+
+def test_a_nan_loss_stops_at_its_epoch_and_batch_and_keeps_the_last_good_epoch(tmp_path):
+    model = sum_model()
+    guard, checkpoint, state = fit_with_state(model, str(tmp_path), SumBatches(nan_at=(1, 2)), epochs=5)
+    assert guard.failure == "the loss became nan at epoch 2, batch 3"
+    assert state.committed_epochs() == 1
+    saved = keras.saving.load_model(str(tmp_path / "best.keras"))
+    assert all(np.all(np.isfinite(w)) for w in saved.get_weights())
+    assert np.isfinite(checkpoint.best)
+
+
+def test_an_epoch_cut_short_by_the_time_limit_is_not_committed(tmp_path):
+    _, _, state = fit_with_state(sum_model(), str(tmp_path), SumBatches(), 3, TimeLimit(0.0))
+    assert state.committed_epochs() == 0
+    assert not os.path.exists(tmp_path / "best.keras")
+
+
+def test_a_diverging_run_names_the_epoch_and_batch(dataset, tmp_path):
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch \d+; no epoch had finished; rerun with"):
+        train_recognizer(str(dataset), str(tmp_path / "run"), TrainConfig(epochs=2, batch_size=16, learning_rate=1e30),
+                         verbose=0)
+    assert os.path.isdir(tmp_path / "run" / "backup")
+
+
+# --- real processes killed with SIGKILL --------------------------------------------------
+
+TRAIN_ARGUMENTS = ["--epochs", "3", "--batch-size", "16", "--patience", "1", "--seed", "5"]
+
+
+def train(dataset, out, *extra):
+    return [sys.executable, os.path.join(ROOT, "scripts", "train_crnn.py"), "--data", str(dataset), "--out", str(out),
+            *TRAIN_ARGUMENTS, *extra]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    subprocess.run(train(dataset, out), check=True, capture_output=True, timeout=600)
+    return out
+
+
+def history(run):
+    with open(run / "history.csv", newline="") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+@pytest.mark.parametrize("kill_when", ["backup/epoch-0001", "backup"], ids=["after-epoch-1", "in-epoch-1"])
+def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path, kill_when):
+    out = tmp_path / "run"
+    process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and not (out / kill_when).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
+    resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not (out / "backup").exists()
+    expected, got = history(uninterrupted), history(out)
+    assert [row["epoch"] for row in got] == [0, 1, 2]
+    for name in ("loss", "val_loss", "learning_rate"):
+        np.testing.assert_allclose([r[name] for r in got], [r[name] for r in expected], rtol=1e-5, err_msg=name)
+    final = keras.saving.load_model(str(out / "model.keras")).get_weights()
+    for weights, reference in zip(final, keras.saving.load_model(str(uninterrupted / "model.keras")).get_weights()):
+        np.testing.assert_allclose(weights, reference, atol=1e-5)
+    shutil.rmtree(out)
+
+
+def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
+    out = str(tmp_path / "run")
+    config = TrainConfig(epochs=3, batch_size=16, patience=1, seed=5, max_minutes=0.05)
+    assert train_recognizer(str(dataset), out, config, verbose=0)["finished"] is False
+    assert os.path.isdir(os.path.join(out, "backup"))
+    config.max_minutes, config.resume = 0.0, True
+    assert train_recognizer(str(dataset), out, config, verbose=0)["finished"] is True
+    expected, got = history(uninterrupted), history(tmp_path / "run")
+    assert [row["epoch"] for row in got] == [0, 1, 2]
+    np.testing.assert_allclose([r["val_loss"] for r in got], [r["val_loss"] for r in expected], rtol=1e-5)
