@@ -13,10 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-import kerasseq.losses  # noqa: F401  (registers the loss for loading the saved models)
-import kerasseq.models  # noqa: F401  (registers the recogniser)
 from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, TimeLimit
 from kerasseq.errors import TrainingError
+from kerasseq.predictor import load_recognizer
 from kerasseq.resume import ResumableState
 from kerasseq.training import TrainConfig, train_recognizer
 
@@ -141,8 +140,8 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
     assert [row["epoch"] for row in got] == [0, 1, 2]
     for name in ("loss", "val_loss", "learning_rate"):
         np.testing.assert_allclose([r[name] for r in got], [r[name] for r in expected], rtol=1e-5, err_msg=name)
-    final = keras.saving.load_model(str(out / "model.keras")).get_weights()
-    for weights, reference in zip(final, keras.saving.load_model(str(uninterrupted / "model.keras")).get_weights()):
+    final = load_recognizer(str(out / "model.keras")).get_weights()
+    for weights, reference in zip(final, load_recognizer(str(uninterrupted / "model.keras")).get_weights()):
         np.testing.assert_allclose(weights, reference, atol=1e-5)
     shutil.rmtree(out)
 
