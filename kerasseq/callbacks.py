@@ -1,8 +1,10 @@
 """Training callbacks: recognition metrics per epoch, a guard against unsound epochs,
-atomic best checkpoint, time limit."""
+atomic best checkpoint, time limit, Ctrl-C."""
 
 import math
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -117,3 +119,33 @@ class TimeLimit(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if time.monotonic() - self.start > self.seconds:
             self.model.stop_training = True
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Turns the first Ctrl-C (SIGINT) during ``fit`` into a stop at the end of the
+    current batch; ``interrupted`` tells the caller to raise ``KeyboardInterrupt`` after
+    ``fit`` returns. A second Ctrl-C interrupts at once.
+
+    Needed because Keras 3.15 converts each batch's logs inside a bare ``except:``
+    (``pythonify_logs``), which swallows a ``KeyboardInterrupt`` arriving while the main
+    thread waits for the batch: most presses of Ctrl-C were silently ignored.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.interrupted = False
+        self._previous = None
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum, frame):
+        self.interrupted = True
+        self.model.stop_training = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def on_train_end(self, logs=None):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasseq.batches import WordImageBatches
-from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, TimeLimit
+from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.dataset import open_split
 from kerasseq.errors import DataError, TrainingError
 from kerasseq.losses import CTCLoss, check_labels
@@ -111,7 +111,8 @@ def train_recognizer(data, out, config=None, verbose=1):
     done = state.restore(model) if config.resume else 0
     _trim_history(history_path, done)
     callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
-    callbacks += [guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
+    interrupt = StopOnInterrupt()
+    callbacks += [interrupt, guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
     if config.max_minutes:
         callbacks.append(TimeLimit(config.max_minutes))
     callbacks.append(state)  # last: it commits what the callbacks before it did
@@ -120,6 +121,8 @@ def train_recognizer(data, out, config=None, verbose=1):
     # shuffling draws from an unseeded generator that a resumed run could not replay.
     model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=done, shuffle=False,
               callbacks=callbacks, verbose=verbose)
+    if interrupt.interrupted:
+        raise KeyboardInterrupt
     if guard.failure:
         good = state.committed_epochs()
         kept = f"the backup keeps epoch {good}, the best model so far is in {model_path}" if good else "no epoch had finished"

@@ -87,6 +87,22 @@ def test_a_nan_loss_stops_at_its_epoch_and_batch_and_keeps_the_last_good_epoch(t
     assert np.isfinite(checkpoint.best)
 
 
+def test_a_crash_while_saving_the_best_model_leaves_the_previous_one(tmp_path, monkeypatch):
+    model = sum_model()
+    _, checkpoint, _ = fit_with_state(model, str(tmp_path), SumBatches(), epochs=1)
+    good = (tmp_path / "best.keras").read_bytes()
+
+    def crash_mid_save(self, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(good[:100])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", crash_mid_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.on_epoch_end(1, {"loss": checkpoint.best / 2})
+    assert (tmp_path / "best.keras").read_bytes() == good
+
+
 def test_an_epoch_cut_short_by_the_time_limit_is_not_committed(tmp_path):
     _, _, state = fit_with_state(sum_model(), str(tmp_path), SumBatches(), 3, TimeLimit(0.0))
     assert state.committed_epochs() == 0
@@ -122,15 +138,23 @@ def history(run):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-@pytest.mark.parametrize("kill_when", ["backup/epoch-0001", "backup"], ids=["after-epoch-1", "in-epoch-1"])
-def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path, kill_when):
+KILLS = {"sigkill-after-epoch-1": ("backup/epoch-0001", signal.SIGKILL, -signal.SIGKILL),
+         "sigkill-in-epoch-1": ("backup", signal.SIGKILL, -signal.SIGKILL),
+         "ctrl-c-after-epoch-1": ("backup/epoch-0001", signal.SIGINT, 130)}
+
+
+@pytest.mark.parametrize("kill", KILLS)
+def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path, kill):
+    when, sent, status = KILLS[kill]
     out = tmp_path / "run"
-    process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Ctrl-C as in a terminal: a shell's background job inherits SIGINT ignored, so put it back.
+    process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
-    while process.poll() is None and not (out / kill_when).exists() and time.monotonic() < deadline:
+    while process.poll() is None and not (out / when).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    process.send_signal(sent)
+    assert process.wait(timeout=120) == status, "the run ended before it could be stopped"
     refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)

@@ -60,6 +60,28 @@ def test_predict_reads_the_tiny_words_and_reports_each_bad_file(tiny_model, tiny
     assert sheet.shape[0] == 40 * 6 and sheet.min() < 50  # 11 readings in 2 columns, drawn
 
 
+def test_predict_over_two_thousand_files_reads_every_good_one_and_names_every_bad_one(tiny_model, tiny_words, tmp_path,
+                                                                                     capsys):
+    labels = dict(line.split("\t")[:2] for line in (tiny_words / "labels.tsv").read_text().splitlines())
+    sources = sorted(labels)[:8]
+    folder = tmp_path / "many"
+    folder.mkdir()
+    expected = {}
+    for i in range(2000):
+        if i % 40 == 7:  # 50 bad files spread through the run, two kinds
+            (folder / f"{i:04d}.png").write_bytes(b"" if i % 80 == 7 else b"\x89PNG\r\n\x1a\n truncated")
+        else:
+            source = sources[i % len(sources)]
+            os.link(tiny_words / source, folder / f"{i:04d}.png")
+            expected[str(folder / f"{i:04d}.png")] = labels[source]
+    code, out, err = call("predict", ["--model", tiny_model[0], folder], capsys)
+    assert code == 1
+    read = dict(line.split("\t")[:2] for line in out.strip().splitlines())
+    assert read == expected
+    failed = sorted(line.split(": ")[1] for line in err.strip().splitlines())
+    assert failed == sorted(str(folder / f"{i:04d}.png") for i in range(7, 2000, 40))
+
+
 def test_predict_json_and_decoders_agree_on_a_clean_word(tiny_model, tiny_words, capsys, tmp_path):
     path, _, _ = tiny_model
     first = sorted(p for p in os.listdir(tiny_words / "0000"))[0]
