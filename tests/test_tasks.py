@@ -282,6 +282,6 @@ def test_step_timer_takes_the_median_after_warm_up():
     from kerasseq.tasks.benchmark import StepTimer
 
     timer = StepTimer()
-    timer.starts = [0.0, 5.0, 5.1, 5.2, 5.4, 5.5]
+    timer.ends = [0.0, 5.0, 5.1, 5.2, 5.4, 5.5]
     assert timer.steps_per_second(warmup=1) == pytest.approx(10.0)
     assert np.isnan(StepTimer().steps_per_second())

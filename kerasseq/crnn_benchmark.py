@@ -1,0 +1,148 @@
+"""Measurements behind ``scripts/bench_crnn.py``: CRNN training and inference speed on the
+current Keras backend and for the plain PyTorch peer, peak memory, decoding speed, and
+``fit`` on a streamed dataset folder against the same images held in memory.
+
+Every speed is images (or sequences, or words) per second from the median of repeated
+steps after a warm-up, so compilation and first-call set-up are left out.
+"""
+
+import resource
+import time
+
+import keras
+import numpy as np
+
+from kerasseq.charset import Charset
+from kerasseq.decoding import Lexicon, beam_search_decode, greedy_decode, lexicon_decode
+from kerasseq.models import PRESETS, build_crnn
+from kerasseq.tasks.benchmark import StepTimer
+from kerasseq.training import compile_recognizer
+
+CHARSET = Charset.from_spec("alnum")
+TIME_STEPS = 31
+LABEL_LENGTH = 10
+
+
+def synthetic_batch(batch, seed=0):
+    """Random images (batch, 32, 128, 1) float32 in [0, 1] and labels (batch, 10) int32
+    of 3-10 characters (classes 1..62, 0-padded): the shapes of real training data."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((batch, 32, 128, 1), dtype=np.float32)
+    labels = rng.integers(1, CHARSET.num_classes, size=(batch, LABEL_LENGTH), dtype=np.int32)
+    lengths = rng.integers(3, LABEL_LENGTH + 1, size=batch)
+    labels[np.arange(LABEL_LENGTH)[None, :] >= lengths[:, None]] = 0
+    return images, labels
+
+
+def _rate(batch, step_seconds):
+    return float(batch / np.median(step_seconds))
+
+
+def peak_memory_mb():
+    """Peak resident memory of this process so far, MiB (Linux ``ru_maxrss``)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def keras_speeds(preset, batch, steps=8, warmup=3):
+    """Training and inference images/s of ``build_crnn(preset)`` on this backend:
+    ``fit`` on in-memory arrays (Adam + CTC) and ``predict_on_batch``."""
+    keras.utils.set_random_seed(0)
+    model = compile_recognizer(build_crnn(preset, charset=CHARSET))
+    images, labels = synthetic_batch(batch * (steps + warmup))
+    timer = StepTimer()
+    model.fit(images, labels, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
+    train = batch * timer.steps_per_second(warmup)
+    times = []
+    for index in range(steps + warmup):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(model.predict_on_batch(images[:batch]))
+        times.append(time.perf_counter() - start)
+    return {"train_img_s": train, "infer_img_s": _rate(batch, times[warmup:])}
+
+
+def peer_speeds(preset, batch, steps=8, warmup=3):
+    """The same two numbers for the plain PyTorch peer (:mod:`kerasseq.torch_peer`)."""
+    import torch
+
+    from kerasseq.torch_peer import peer_step_times
+
+    torch.manual_seed(0)
+    images, labels = synthetic_batch(batch)
+    architecture, classes = PRESETS[preset], CHARSET.num_classes
+    train = peer_step_times(architecture, classes, images, labels, steps + warmup, train=True)[warmup:]
+    infer = peer_step_times(architecture, classes, images, labels, steps + warmup, train=False)[warmup:]
+    return {"peer_train_img_s": _rate(batch, train), "peer_infer_img_s": _rate(batch, infer)}
+
+
+def word_outputs(words, seed=0):
+    """Model-like outputs (n, 31, 63) for ``words``: each word's CTC path (blank between
+    repeated letters, blanks padding) holds ~0.8 of each step's probability, the rest
+    spread at random, so decoders see realistic, mostly confident rows."""
+    rng = np.random.default_rng(seed)
+    outputs = rng.dirichlet(np.ones(CHARSET.num_classes), size=(len(words), TIME_STEPS)).astype(np.float32) * 0.2
+    for row, word in enumerate(words):
+        path = []
+        for index in CHARSET.encode(word):
+            if path and path[-1] == index:
+                path.append(0)
+            path.append(index)
+        path = path[:TIME_STEPS] + [0] * (TIME_STEPS - len(path))
+        outputs[row, np.arange(TIME_STEPS), path] += 0.8
+    return outputs
+
+
+def decoding_speeds(words, lexicon_words, batch=1000, beam_width=10, beam_batch=64, lexicon_batch=200):
+    """Sequences/s of greedy (``batch`` rows) and beam search (``beam_width``,
+    ``beam_batch`` rows) decoding, and words/s of lexicon decoding against
+    ``lexicon_words``, on outputs made from ``words``."""
+    outputs = word_outputs(words[:batch])
+    start = time.perf_counter()
+    greedy_decode(outputs, CHARSET)
+    greedy = len(outputs) / (time.perf_counter() - start)
+    beam_outputs = outputs[:beam_batch]
+    beam_search_decode(beam_outputs, CHARSET, beam_width)  # warm-up: the first call per shape compiles
+    start = time.perf_counter()
+    beam_search_decode(beam_outputs, CHARSET, beam_width)
+    beam = len(beam_outputs) / (time.perf_counter() - start)
+    lexicon = Lexicon(lexicon_words, CHARSET)
+    start = time.perf_counter()
+    lexicon_decode(outputs[:lexicon_batch], lexicon)
+    per_word = lexicon_batch / (time.perf_counter() - start)
+    return {"greedy_seq_s": greedy, "beam_seq_s": beam, "lexicon_words_s": per_word, "lexicon_size": len(lexicon.words)}
+
+
+def streamed_vs_memory(dataset, preset="small", batch=64, epochs=2):
+    """``fit`` images/s on the dataset folder streamed from its shards and on the same
+    images loaded into memory (second epoch of each, so compilation is left out)."""
+    from kerasseq.batches import WordImageBatches, normalise
+    from kerasseq.dataset import open_split
+
+    split = open_split(dataset, "train")
+    speeds = {}
+    for source in ("streamed", "memory"):
+        keras.utils.set_random_seed(0)
+        model = compile_recognizer(build_crnn(preset, charset=split.charset))
+        timer = EpochTimer()
+        if source == "streamed":
+            model.fit(WordImageBatches(split, batch, shuffle=True), epochs=epochs, shuffle=False, verbose=0, callbacks=[timer])
+        else:
+            images, labels = split.arrays()
+            count = len(images) // batch * batch
+            model.fit(normalise(images[:count]), labels[:count], batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
+        speeds[f"{source}_img_s"] = (len(split) // batch * batch) / timer.seconds[-1]
+    speeds["streamed_share"] = speeds["streamed_img_s"] / speeds["memory_img_s"]
+    return speeds
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch, in ``seconds``."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)

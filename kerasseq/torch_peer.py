@@ -1,0 +1,70 @@
+"""The CRNN written directly in PyTorch: the peer that ``scripts/bench_crnn.py`` measures
+kerasseq against. Benchmark-only; needs ``torch`` (the ``torch`` extra), not Keras.
+
+Same network as :func:`kerasseq.models.build_crnn` for a preset: 7 convolutions with the
+same pooling and batch normalisation, 2 bidirectional LSTMs, a softmax layer, and
+``torch.nn.CTCLoss``. Images are NCHW (batch, 1, 32, 128), PyTorch's native layout.
+"""
+
+import torch
+from torch import nn
+
+
+class TorchCRNN(nn.Module):
+    """(batch, 1, 32, 128) float images -> (31, batch, classes) log-probabilities."""
+
+    def __init__(self, architecture, num_classes):
+        super().__init__()
+        filters = architecture["filters"]
+        layers, channels = [], 1
+        for index, count in enumerate(filters[:6]):
+            layers += [nn.Conv2d(channels, count, 3, padding=1), nn.ReLU()]
+            if index in (4, 5) or architecture.get("batchnorm") == "all":
+                layers.append(nn.BatchNorm2d(count))
+            if index in (0, 1):
+                layers.append(nn.MaxPool2d(2))
+            elif index in (3, 5):
+                layers.append(nn.MaxPool2d((2, 1)))
+            channels = count
+        layers += [nn.Conv2d(channels, filters[6], 2), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        units = architecture["lstm_units"]
+        self.lstm1 = nn.LSTM(filters[6], units, bidirectional=True)
+        self.lstm2 = nn.LSTM(2 * units, units, bidirectional=True)
+        self.dropout = nn.Dropout(architecture["dropout"])
+        self.classes = nn.Linear(2 * units, num_classes)
+
+    def forward(self, images):
+        x = self.features(images).squeeze(2).permute(2, 0, 1)  # (31, batch, filters)
+        x, _ = self.lstm1(self.dropout(x))
+        x, _ = self.lstm2(self.dropout(x))
+        return self.classes(x).log_softmax(-1)
+
+
+def peer_step_times(architecture, num_classes, images, labels, steps, train=True):
+    """Seconds per step of ``steps`` training steps (Adam + CTC) or inference passes of the
+    peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded."""
+    import time
+
+    model = TorchCRNN(architecture, num_classes)
+    inputs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    targets = torch.from_numpy(labels).long()
+    target_lengths = (targets > 0).sum(1)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    times = []
+    model.train(train)
+    for _ in range(steps):
+        start = time.perf_counter()
+        if train:
+            log_probabilities = model(inputs)
+            input_lengths = torch.full((len(inputs),), log_probabilities.shape[0], dtype=torch.long)
+            loss = ctc(log_probabilities, targets, input_lengths, target_lengths)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        else:
+            with torch.inference_mode():
+                model(inputs)
+        times.append(time.perf_counter() - start)
+    return times

@@ -1,0 +1,125 @@
+"""CRNN speed on each Keras backend against the same network written directly in PyTorch.
+
+One table, one run: training and inference images/s per backend, preset and batch size
+(median of repeated steps after warm-up), the plain PyTorch peer's numbers for the same
+preset and batch, the ratios ours/peer, and each row's peak memory. Then decoding speed
+(greedy and beam search sequences/s, lexicon words/s with a 100k+-word lexicon, on one
+core) and `fit` on a streamed dataset folder against the same images in memory. Every
+measurement runs in its own process, so peak memory is per row.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kerasseq.backend import BACKENDS  # noqa: E402
+from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.errors import KerasseqError  # noqa: E402
+
+
+def worker(args):
+    """Measure one thing in this process and print it as one JSON line."""
+    from kerasseq import crnn_benchmark as bench
+
+    if args.worker == "keras":
+        result = bench.keras_speeds(args.preset, args.batch, args.steps)
+    elif args.worker == "peer":
+        result = bench.peer_speeds(args.preset, args.batch, args.steps)
+    elif args.worker == "decode":
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+        from data_prep.rendering import default_lexicon
+
+        words = default_lexicon()
+        lexicon = words + [w.capitalize() for w in words]  # 73k words -> 100k+ distinct
+        result = bench.decoding_speeds(words[:: max(1, len(words) // 1000)], lexicon)
+    else:
+        result = bench.streamed_vs_memory(args.dataset, batch=args.batch)
+    result["peak_memory_mb"] = bench.peak_memory_mb()
+    print(json.dumps(result))
+    return 0
+
+
+def measure(kind, backend, **options):
+    """Run one worker process -> its JSON result."""
+    command = [sys.executable, os.path.abspath(__file__), "--worker", kind]
+    for name, value in options.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    print(f"measuring {kind} {backend} {options} ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
+    if done.returncode:
+        raise KerasseqError(f"{kind} on {backend} failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make_dataset(folder, count):
+    """Render and preprocess ``count`` words into ``folder``/data for the streaming row."""
+    from data_prep.building import PreprocessConfig, build_dataset
+    from data_prep.rendering import render_dataset
+
+    render_dataset(os.path.join(folder, "words"), count, seed=0, progress=False)
+    build_dataset(os.path.join(folder, "words"), os.path.join(folder, "data"), PreprocessConfig(val_every=0), progress=False)
+    return os.path.join(folder, "data")
+
+
+def main(argv=None):
+    parser = make_parser(__doc__, backend=False)
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--presets", nargs="+", choices=("blog", "small"), default=["blog", "small"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[16, 64])
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 3 warm-up steps)")
+    parser.add_argument("--stream-images", type=int, default=2048, help="images in the streamed-vs-memory dataset")
+    parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images")
+    parser.add_argument("--json", help="also write every row as a list of objects")
+    parser.add_argument("--worker", choices=("keras", "peer", "decode", "stream"), help=argparse.SUPPRESS)
+    parser.add_argument("--preset", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    args = parse(parser, argv)
+    if args.worker:
+        return worker(args)
+    if args.quick:
+        args.presets, args.batches, args.steps, args.stream_images = ["small"], [16], 3, 256
+
+    rows = []
+    for preset in args.presets:
+        for batch in args.batches:
+            peer = measure("peer", "torch", preset=preset, batch=batch, steps=args.steps)
+            for backend in args.backends:
+                ours = measure("keras", backend, preset=preset, batch=batch, steps=args.steps)
+                rows.append({"backend": backend, "preset": preset, "batch": batch, **ours,
+                             "peer_train_img_s": peer["peer_train_img_s"], "peer_infer_img_s": peer["peer_infer_img_s"],
+                             "train_ratio": ours["train_img_s"] / peer["peer_train_img_s"],
+                             "infer_ratio": ours["infer_img_s"] / peer["peer_infer_img_s"]})
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = make_dataset(folder, args.stream_images)
+        extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
+                  for backend in args.backends}
+
+    print("| backend | preset | batch | train img/s | infer img/s | peer train | peer infer | train ours/peer "
+          "| infer ours/peer | peak MiB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} "
+              f"| {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} "
+              f"| {r['infer_ratio']:.2f} | {r['peak_memory_mb']:.0f} |")
+    print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "
+          "| fit streamed img/s | fit in memory img/s | streamed/memory |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for backend, e in extras.items():
+        print(f"| {backend} | {e['greedy_seq_s']:.0f} | {e['beam_seq_s']:.0f} | {e['lexicon_words_s']:.0f} "
+              f"| {e['streamed_img_s']:.1f} | {e['memory_img_s']:.1f} | {e['streamed_share']:.2f} |")
+    print(f"\nlexicon: {extras[args.backends[0]]['lexicon_size']} words")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows + [{"backend": b, "kind": "decoding_and_streaming", **e} for b, e in extras.items()],
+                      handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

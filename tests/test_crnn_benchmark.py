@@ -1,0 +1,51 @@
+"""The CRNN benchmark's pieces measure what they claim: the PyTorch peer is the same
+network, decoders read the synthetic outputs back, and every rate is a positive number."""
+
+import numpy as np
+import pytest
+
+from kerasseq import crnn_benchmark as bench
+from kerasseq.decoding import greedy_decode
+from kerasseq.models import PRESETS, build_crnn
+
+
+@pytest.mark.parametrize("preset", ["blog", "small"])
+def test_the_torch_peer_has_the_same_shapes_and_parameter_count(preset):
+    torch = pytest.importorskip("torch")
+    from kerasseq.torch_peer import TorchCRNN
+
+    peer = TorchCRNN(PRESETS[preset], bench.CHARSET.num_classes)
+    ours = build_crnn(preset, charset=bench.CHARSET)
+    peer_count = sum(p.numel() for p in peer.parameters())
+    ours_count = sum(int(np.prod(w.shape)) for w in ours.trainable_weights)
+    # PyTorch's LSTM has two bias vectors per direction where Keras has one: 2 layers x 2 directions x 4 gates
+    assert peer_count - ours_count == 2 * 2 * 4 * PRESETS[preset]["lstm_units"]
+    assert tuple(peer(torch.zeros(2, 1, 32, 128)).shape) == (31, 2, bench.CHARSET.num_classes)
+
+
+def test_synthetic_outputs_decode_back_to_their_words():
+    words = ["hello", "Keras", "book", "aa", "2024"]
+    outputs = bench.word_outputs(words)
+    assert outputs.shape == (5, 31, 63)
+    assert [r.text for r in greedy_decode(outputs, bench.CHARSET)] == words
+
+
+def test_synthetic_batches_look_like_training_data():
+    images, labels = bench.synthetic_batch(32)
+    lengths = (labels > 0).sum(1)
+    assert images.shape == (32, 32, 128, 1) and images.dtype == np.float32
+    assert lengths.min() >= 3 and lengths.max() <= 10
+    assert np.all(labels[:, :3] > 0) and labels.max() < bench.CHARSET.num_classes
+
+
+def test_speeds_and_decoding_rates_are_positive():
+    keras_rates = bench.keras_speeds("small", 4, steps=2, warmup=1)
+    assert keras_rates["train_img_s"] > 0 and keras_rates["infer_img_s"] > 0
+    decoding = bench.decoding_speeds(["cat", "dog"], ["cat", "dog", "cot"], batch=2, beam_batch=2, lexicon_batch=2)
+    assert decoding["lexicon_size"] == 3 and min(decoding.values()) > 0
+
+
+def test_streamed_and_in_memory_fit_are_both_timed(dataset):
+    speeds = bench.streamed_vs_memory(str(dataset), batch=16)
+    assert speeds["streamed_img_s"] > 0 and speeds["memory_img_s"] > 0
+    assert speeds["streamed_share"] == pytest.approx(speeds["streamed_img_s"] / speeds["memory_img_s"])
