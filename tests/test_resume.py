@@ -171,12 +171,12 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
 
 
 def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
-    out = str(tmp_path / "run")
-    config = TrainConfig(epochs=3, batch_size=16, patience=1, seed=5, max_minutes=0.05)
-    assert train_recognizer(str(dataset), out, config, verbose=0)["finished"] is False
-    assert os.path.isdir(os.path.join(out, "backup"))
-    config.max_minutes, config.resume = 0.0, True
-    assert train_recognizer(str(dataset), out, config, verbose=0)["finished"] is True
-    expected, got = history(uninterrupted), history(tmp_path / "run")
+    out = tmp_path / "run"
+    stopped = subprocess.run(train(dataset, out, "--max-minutes", "0.05"), capture_output=True, text=True, timeout=600)
+    assert stopped.returncode == 0 and "rerun with --resume" in stopped.stdout
+    assert (out / "backup").is_dir()
+    resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0 and "rerun with --resume" not in resumed.stdout
+    expected, got = history(uninterrupted), history(out)
     assert [row["epoch"] for row in got] == [0, 1, 2]
     np.testing.assert_allclose([r["val_loss"] for r in got], [r["val_loss"] for r in expected], rtol=1e-5)

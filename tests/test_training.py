@@ -67,3 +67,11 @@ def test_batch_larger_than_the_data_and_an_empty_dataset_are_refused(dataset, tm
     build_dataset(str(tmp_path / "junk"), str(tmp_path / "empty"), PreprocessConfig(workers=1), progress=False)
     with pytest.raises(DataError, match="training split .* is empty"):
         train_recognizer(str(tmp_path / "empty"), str(tmp_path / "b"), TrainConfig(), verbose=0)
+
+
+def test_gradient_clipping_reaches_the_optimizer():
+    from kerasseq.models import build_crnn
+    from kerasseq.training import compile_recognizer
+
+    assert compile_recognizer(build_crnn("small"), clipnorm=5.0).optimizer.clipnorm == 5.0
+    assert compile_recognizer(build_crnn("small")).optimizer.clipnorm is None
