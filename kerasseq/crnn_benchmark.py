@@ -100,7 +100,7 @@ def decoding_speeds(words, lexicon_words, batch=1000, beam_width=10, beam_batch=
     greedy_decode(outputs, CHARSET)
     greedy = len(outputs) / (time.perf_counter() - start)
     beam_outputs = outputs[:beam_batch]
-    beam_search_decode(beam_outputs, CHARSET, beam_width)  # warm-up: the first call per shape compiles
+    beam_search_decode(beam_outputs, CHARSET, beam_width)  # warm-up
     start = time.perf_counter()
     beam_search_decode(beam_outputs, CHARSET, beam_width)
     beam = len(beam_outputs) / (time.perf_counter() - start)

@@ -8,7 +8,6 @@ the CTC blank and class i the charset's i-th character. Output: one
 import dataclasses
 
 import numpy as np
-from keras import ops
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -53,25 +52,77 @@ def greedy_decode(probabilities, charset):
     return [Reading(charset.decode(row), float(c)) for row, c in zip(classes, confidences)]
 
 
+def _extend_beams(beams, step_log_probabilities):
+    """One step of CTC prefix beam search over a batch of images.
+
+    ``beams``: (prefixes (B, W, T) int, -1 past each prefix's end; lengths (B, W);
+    log P(prefix, last step blank) and log P(prefix, last step a character), (B, W)
+    each, -inf for an empty slot). ``step_log_probabilities``: (B, C). Returns the
+    next ``beams``.
+
+    A candidate is a beam kept (a blank, or its last character again) or a beam plus
+    one character. The only candidates that can spell the same prefix are a kept beam
+    and its parent plus its last character, so that sum is folded into the kept beam
+    and every other candidate is distinct: no hashing or sorting of prefixes.
+    """
+    prefixes, lengths, blank_end, char_end = beams
+    batch, width = lengths.shape
+    rows, slots = np.arange(batch)[:, None], np.arange(width)[None, :]
+    total = np.logaddexp(blank_end, char_end)
+    alive = np.isfinite(total)
+    has_text = lengths > 0
+    end = np.maximum(lengths - 1, 0)
+    last = np.where(has_text, prefixes[rows, slots, end], BLANK_INDEX)
+    kept_blank = total + step_log_probabilities[:, BLANK_INDEX, None]
+    kept_char = np.where(has_text, char_end + step_log_probabilities[rows, last], -np.inf)
+    # (B, W, C); repeating the last character needs a blank in between
+    repeat = np.arange(step_log_probabilities.shape[1]) == last[..., None]
+    extended = np.where(repeat, blank_end[..., None], total[..., None]) + step_log_probabilities[:, None, :]
+    extended[..., BLANK_INDEX] = -np.inf
+    parents = prefixes.copy()
+    parents[rows, slots, end] = -1
+    is_parent = (parents[:, :, None, :] == prefixes[:, None, :, :]).all(-1)  # (B, child, parent)
+    is_parent &= (has_text & alive)[:, :, None] & alive[:, None, :]
+    has_parent, parent = is_parent.any(-1), is_parent.argmax(-1)
+    kept_char = np.where(has_parent, np.logaddexp(kept_char, extended[rows, parent, last]), kept_char)
+    image, child = np.nonzero(has_parent)
+    extended[image, parent[image, child], last[image, child]] = -np.inf
+    candidates = np.concatenate([np.logaddexp(kept_blank, kept_char), extended.reshape(batch, -1)], axis=1)
+    best = np.argpartition(-candidates, width - 1, axis=1)[:, :width]
+    is_kept = best < width
+    origin = np.where(is_kept, best, (best - width) // extended.shape[2])
+    new_prefixes, new_lengths = prefixes[rows, origin], lengths[rows, origin]
+    image, slot = np.nonzero(~is_kept)
+    new_prefixes[image, slot, new_lengths[image, slot]] = (best[image, slot] - width) % extended.shape[2]
+    kept = np.minimum(best, width - 1)
+    return (new_prefixes, new_lengths + ~is_kept, np.where(is_kept, kept_blank[rows, kept], -np.inf),
+            np.where(is_kept, kept_char[rows, kept], candidates[rows, best]))
+
+
 def beam_search_decode(probabilities, charset, beam_width=10, top_paths=1):
-    """CTC beam search (Keras's ``ops.ctc_decode``): ``top_paths`` readings per image,
-    best first. Confidence: the probability beam search gives the labelling."""
+    """CTC prefix beam search: ``top_paths`` readings per image, best first.
+    Confidence: the summed probability of all paths that spell the reading (0..1).
+
+    Vectorised over the batch in NumPy, so it runs alike on every backend (Keras's
+    ``ops.ctc_decode`` beam search decodes about 10 sequences/s on JAX and PyTorch).
+    """
     probabilities = np.asarray(probabilities, dtype=np.float32)
     if not 1 <= top_paths <= beam_width:
         raise DataError(f"top paths ({top_paths}) must be between 1 and the beam width ({beam_width})")
-    batch, steps = probabilities.shape[:2]
-    paths, log_probabilities = ops.ctc_decode(
-        _log(probabilities),
-        np.full((batch,), steps, dtype=np.int32),
-        strategy="beam_search",
-        beam_width=beam_width,
-        top_paths=top_paths,
-        mask_index=BLANK_INDEX,
-    )
-    paths = ops.convert_to_numpy(paths)
-    scores = np.clip(np.exp(ops.convert_to_numpy(log_probabilities)), 0.0, 1.0)
+    log_probabilities = _log(probabilities).astype(np.float64)
+    batch, steps = log_probabilities.shape[:2]
+    blank_end = np.full((batch, beam_width), -np.inf)
+    blank_end[:, 0] = 0.0  # the empty prefix, before the first step
+    beams = (np.full((batch, beam_width, steps), -1, np.int64), np.zeros((batch, beam_width), np.int64),
+             blank_end, np.full((batch, beam_width), -np.inf))
+    for step in range(steps):
+        beams = _extend_beams(beams, log_probabilities[:, step])
+    prefixes, _, blank_end, char_end = beams
+    scores = np.logaddexp(blank_end, char_end)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :top_paths]
     return [
-        [Reading(charset.decode(paths[rank, image]), float(scores[image, rank])) for rank in range(top_paths)]
+        [Reading(charset.decode(prefixes[image, slot]), float(np.clip(np.exp(scores[image, slot]), 0.0, 1.0)))
+         for slot in order[image]]
         for image in range(batch)
     ]
 

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -6,6 +8,7 @@ from hypothesis.extra import numpy as hnp
 from keras import ops
 
 from kerasseq.charset import Charset
+from kerasseq.crnn_benchmark import CHARSET, word_outputs
 from kerasseq.decoding import (Lexicon, beam_search_decode, decode, greedy_decode, lexicon_decode,
                                sequence_log_likelihoods)
 from kerasseq.errors import DataError
@@ -49,6 +52,34 @@ def test_beam_search_agrees_with_greedy_on_peaked_outputs():
     assert beam_search_decode(probabilities, AB, beam_width=10)[0][0].text == "aabb"
     with pytest.raises(DataError, match="top paths"):
         beam_search_decode(probabilities, AB, beam_width=2, top_paths=3)
+
+
+def exact_labelling_probabilities(probabilities, charset):
+    """{text: P(text)} for one image's (T, C) probabilities, by summing every path."""
+    steps, classes = probabilities.shape
+    exact = {}
+    for path in itertools.product(range(classes), repeat=steps):
+        text = charset.decode([c for i, c in enumerate(path) if i == 0 or c != path[i - 1]])
+        exact[text] = exact.get(text, 0.0) + float(np.prod(probabilities[np.arange(steps), path]))
+    return exact
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_beam_search_with_room_for_every_prefix_is_exact(seed):
+    rng = np.random.default_rng(seed)
+    steps = int(rng.integers(1, 6))
+    probabilities = rng.dirichlet(np.ones(3), size=(1, steps)).astype(np.float32)
+    exact = sorted(exact_labelling_probabilities(probabilities[0], AB).items(), key=lambda item: -item[1])
+    width = 2 ** (steps + 1)  # more than the 2^(T+1) - 1 prefixes of up to T letters
+    readings = beam_search_decode(probabilities, AB, beam_width=width, top_paths=len(exact))[0]
+    assert [r.confidence for r in readings] == pytest.approx([p for _, p in exact], abs=1e-6)
+    assert {r.text: r.confidence for r in readings} == pytest.approx(dict(exact), abs=1e-6)
+
+
+def test_beam_search_reads_batches_of_model_like_outputs():
+    words = ["hello", "book", "letter", "aa", "Beam", "x", "", "kerasseq"] * 8
+    outputs = word_outputs(words)
+    assert [paths[0].text for paths in beam_search_decode(outputs, CHARSET, beam_width=10)] == words
 
 
 def test_sequence_log_likelihood_matches_keras_ctc_loss():
@@ -97,7 +128,6 @@ def test_lexicon_refuses_words_the_model_cannot_spell(tmp_path):
         Lexicon.from_file(str(tmp_path / "missing.txt"), Charset.from_spec("alnum"))
 
 
-# few distinct shapes: JAX compiles beam search once per shape
 probability_batches = hnp.arrays(np.float32, st.tuples(st.just(3), st.sampled_from([6, 31]), st.just(4)),
                                  elements=st.floats(1 / 1024, 1.0, width=32))
 
