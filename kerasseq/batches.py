@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from kerasseq.dataset import DatasetSplit
+from kerasseq.distribute import devices_sharing_batches
 from kerasseq.errors import DataError
 
 
@@ -34,7 +35,9 @@ class WordImageBatches(keras.utils.PyDataset):
     classes 1..N padded with 0 (Keras's CTC convention), L the split's longest label.
     With ``shuffle`` the shard order and the rows inside each shard are permuted anew
     every epoch (seeded), so memory-mapped reads stay local; the last partial batch is
-    dropped so every step has the same shape.
+    dropped so every step has the same shape. Without it, under a data-parallel
+    distribution over D devices, the last (D - 1) images at most are left out so that
+    the last batch splits evenly.
     """
 
     def __init__(self, split, batch_size, shuffle=False, augment_images=False, seed=0, **kwargs):
@@ -56,6 +59,10 @@ class WordImageBatches(keras.utils.PyDataset):
         self.augment_images = augment_images
         self.seed = seed
         self.label_length = split.max_label_length
+        devices = devices_sharing_batches()
+        if batch_size % devices:
+            raise DataError(f"batch size {batch_size} does not split evenly over {devices} devices")
+        self.size = len(split) if shuffle else len(split) // devices * devices
         self.epoch = 0
         self._order()
 
@@ -74,13 +81,13 @@ class WordImageBatches(keras.utils.PyDataset):
 
     def __len__(self):
         if self.shuffle:
-            return len(self.split) // self.batch_size
-        return -(-len(self.split) // self.batch_size)
+            return self.size // self.batch_size
+        return -(-self.size // self.batch_size)
 
     def __getitem__(self, index):
         if index >= len(self):
             raise IndexError(index)
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        rows = slice(index * self.batch_size, min((index + 1) * self.batch_size, self.size))
         images, labels = self.split.gather(self.shard_ids[rows], self.local_ids[rows], self.label_length)
         images = normalise(images)
         if self.augment_images:

@@ -12,6 +12,7 @@ import numpy as np
 
 from kerasseq.batches import normalise
 from kerasseq.decoding import greedy_decode
+from kerasseq.distribute import devices_sharing_batches
 from kerasseq.metrics import character_error_rate, word_accuracy
 
 
@@ -19,9 +20,11 @@ def predict_probabilities(model, images, batch_size=256):
     """Run ``model`` on uint8 canvases (n, 32, 128, 1) -> (n, T, C) float32.
 
     Uses the model's compiled predict step on batches of one fixed size (the last
-    one padded), so JAX and TensorFlow compile once instead of running op by op.
+    one padded), so JAX and TensorFlow compile once instead of running op by op; the
+    size splits evenly over the devices of an active data-parallel distribution.
     """
-    batch_size = max(1, min(batch_size, len(images)))
+    devices = devices_sharing_batches()
+    batch_size = -(-max(1, min(batch_size, len(images))) // devices) * devices
     outputs = []
     for start in range(0, len(images), batch_size):
         batch = normalise(images[start : start + batch_size])

@@ -23,8 +23,9 @@ PRESETS = {
 }
 
 
-def _crnn_features(images, architecture):
-    """The reference conv stack: (batch, 32, 128, 1) -> (batch, 31, filters[-1])."""
+def _crnn_features(images, architecture, synchronized_batchnorm=False):
+    """The reference conv stack: (batch, 32, 128, 1) -> (batch, 31, filters[-1]).
+    ``synchronized_batchnorm``: batch statistics over all replicas (TensorFlow strategies)."""
     filters = architecture["filters"]
     if len(filters) != 7:
         raise ModelError(f"a CRNN needs 7 conv filter counts, got {len(filters)}")
@@ -33,7 +34,7 @@ def _crnn_features(images, architecture):
     for index, count in enumerate(filters[:6]):
         x = layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv{index + 1}")(x)
         if index in (4, 5) or architecture.get("batchnorm") == "all":
-            x = layers.BatchNormalization(name=f"batchnorm{index + 1}")(x)
+            x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"batchnorm{index + 1}")(x)
         if index in (0, 1):
             x = layers.MaxPooling2D((2, 2), name=f"pool{index + 1}")(x)
         elif index in (3, 5):
@@ -49,13 +50,13 @@ def _pixel_columns(images):
     return keras.layers.Reshape((CANVAS_WIDTH, CANVAS_HEIGHT), name="columns")(columns)
 
 
-def build_network(charset, architecture):
+def build_network(charset, architecture, synchronized_batchnorm=False):
     """(inputs, outputs) of a recogniser: images (batch, 32, 128, 1) float32 in [0, 1]
     -> per-step class probabilities (batch, T, len(charset) + 1), class 0 the blank."""
     kind = architecture.get("kind")
     images = keras.Input((CANVAS_HEIGHT, CANVAS_WIDTH, 1), name="images")
     if kind == "crnn":
-        x = _crnn_features(images, architecture)
+        x = _crnn_features(images, architecture, synchronized_batchnorm)
     elif kind == "rnn":
         x = _pixel_columns(images)
     else:
@@ -77,10 +78,10 @@ class Recognizer(keras.Model):
     and class i the charset's i-th character (1-based).
     """
 
-    def __init__(self, charset, architecture, preprocess_mode="resize", **kwargs):
+    def __init__(self, charset, architecture, preprocess_mode="resize", synchronized_batchnorm=False, **kwargs):
         if preprocess_mode not in MODES:
             raise ModelError(f"unknown preprocessing mode {preprocess_mode!r}")
-        inputs, outputs = build_network(charset, architecture)
+        inputs, outputs = build_network(charset, architecture, synchronized_batchnorm)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.charset = Charset(charset)
         self.architecture = copy.deepcopy(dict(architecture))
@@ -104,15 +105,17 @@ class Recognizer(keras.Model):
         return cls(**config)
 
 
-def build_crnn(preset="blog", charset="alnum", preprocess_mode="resize", **overrides):
+def build_crnn(preset="blog", charset="alnum", preprocess_mode="resize", synchronized_batchnorm=False, **overrides):
     """A :class:`Recognizer` from a preset name (``blog``, ``small``, ``rnn``).
 
     charset: a Charset, preset name or characters (default: the reference's 62);
-    overrides: architecture entries to change (e.g. ``lstm_units=96``).
+    synchronized_batchnorm: for training under a TensorFlow distribution strategy (not
+    saved: a loaded model normalises as any other); overrides: architecture entries to
+    change (e.g. ``lstm_units=96``).
     """
     if preset not in PRESETS:
         raise ModelError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     if not isinstance(charset, Charset):
         charset = Charset.from_spec(charset)
     architecture = {**PRESETS[preset], **overrides}
-    return Recognizer(charset.characters, architecture, preprocess_mode, name=f"crnn_{preset}")
+    return Recognizer(charset.characters, architecture, preprocess_mode, synchronized_batchnorm, name=f"crnn_{preset}")

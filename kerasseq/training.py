@@ -12,6 +12,7 @@ import numpy as np
 from kerasseq.batches import WordImageBatches
 from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.dataset import open_split
+from kerasseq.distribute import data_parallel, single_device
 from kerasseq.errors import DataError, TrainingError
 from kerasseq.losses import CTCLoss, check_labels
 from kerasseq.models import build_crnn
@@ -38,6 +39,7 @@ class TrainConfig:
     resume: bool = False
     clipnorm: float = 0.0
     metric_samples: int = 1000
+    distribute: bool = False
 
 
 def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
@@ -79,7 +81,8 @@ def train_recognizer(data, out, config=None, verbose=1):
     keeps it, and ``config.resume`` continues from it to the same result as an
     uninterrupted run. A loss that turns NaN or infinite stops the run with a
     :class:`TrainingError` naming the epoch and batch; the checkpoint and the backup keep
-    the last good epoch.
+    the last good epoch. ``config.distribute`` trains data-parallel over every local
+    device (see :mod:`kerasseq.distribute`).
     """
     config = config or TrainConfig()
     train_split = open_split(data, "train")
@@ -87,40 +90,43 @@ def train_recognizer(data, out, config=None, verbose=1):
     if len(train_split) == 0:
         raise DataError(f"the training split of {data} is empty")
     backup = _prepare_run_dir(out, config.resume)
-    keras.utils.set_random_seed(config.seed)
-    model = build_crnn(config.preset, charset=train_split.charset, preprocess_mode=train_split.mode)
-    for split in (train_split, val_split):
-        for shard in split.shards:
-            check_labels(shard.labels, model.time_steps)
-    compile_recognizer(model, config.learning_rate, config.clipnorm)
-    train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed)
-    has_val = len(val_split) > 0
-    val_batches = WordImageBatches(val_split, config.batch_size) if has_val else None
-    monitor = "val_loss" if has_val else "loss"
-    model_path = os.path.join(out, MODEL_FILE)
-    history_path = os.path.join(out, HISTORY_FILE)
-    guard = EpochGuard()
-    checkpoint = AtomicBestCheckpoint(model_path, guard, monitor)
-    early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience)
-    reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2))
-    state = ResumableState(backup, train_batches, guard=guard, tracked={
-        "checkpoint": (checkpoint, ("best",)),
-        "early_stopping": (early_stopping, ("wait", "best", "best_epoch")),
-        "reduce_rate": (reduce_rate, ("wait", "best", "cooldown_counter")),
-    })
-    done = state.restore(model) if config.resume else 0
-    _trim_history(history_path, done)
-    callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
-    interrupt = StopOnInterrupt()
-    callbacks += [interrupt, guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
-    if config.max_minutes:
-        callbacks.append(TimeLimit(config.max_minutes))
-    callbacks.append(state)  # last: it commits what the callbacks before it did
-    os.makedirs(backup, exist_ok=True)  # marks the run unfinished, so --resume works from any point
-    # shuffle=False: the batches shuffle themselves, seeded by epoch; Keras's own batch
-    # shuffling draws from an unseeded generator that a resumed run could not replay.
-    model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=done, shuffle=False,
-              callbacks=callbacks, verbose=verbose)
+    parallel = data_parallel() if config.distribute else single_device()
+    with parallel.scope():
+        keras.utils.set_random_seed(config.seed)
+        model = build_crnn(config.preset, charset=train_split.charset, preprocess_mode=train_split.mode,
+                           synchronized_batchnorm=parallel.synchronized_batchnorm)
+        for split in (train_split, val_split):
+            for shard in split.shards:
+                check_labels(shard.labels, model.time_steps)
+        compile_recognizer(model, config.learning_rate, config.clipnorm)
+        train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed)
+        has_val = len(val_split) > 0
+        val_batches = WordImageBatches(val_split, config.batch_size) if has_val else None
+        monitor = "val_loss" if has_val else "loss"
+        model_path = os.path.join(out, MODEL_FILE)
+        history_path = os.path.join(out, HISTORY_FILE)
+        guard = EpochGuard()
+        checkpoint = AtomicBestCheckpoint(model_path, guard, monitor)
+        early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience)
+        reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2))
+        state = ResumableState(backup, train_batches, guard=guard, tracked={
+            "checkpoint": (checkpoint, ("best",)),
+            "early_stopping": (early_stopping, ("wait", "best", "best_epoch")),
+            "reduce_rate": (reduce_rate, ("wait", "best", "cooldown_counter")),
+        })
+        done = state.restore(model) if config.resume else 0
+        _trim_history(history_path, done)
+        callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
+        interrupt = StopOnInterrupt()
+        callbacks += [interrupt, guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
+        if config.max_minutes:
+            callbacks.append(TimeLimit(config.max_minutes))
+        callbacks.append(state)  # last: it commits what the callbacks before it did
+        os.makedirs(backup, exist_ok=True)  # marks the run unfinished, so --resume works from any point
+        # shuffle=False: the batches shuffle themselves, seeded by epoch; Keras's own batch
+        # shuffling draws from an unseeded generator that a resumed run could not replay.
+        model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=done, shuffle=False,
+                  callbacks=callbacks, verbose=verbose)
     if interrupt.interrupted:
         raise KeyboardInterrupt
     if guard.failure:

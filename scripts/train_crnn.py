@@ -22,6 +22,7 @@ def main(argv=None):
     parser.add_argument("--augment", action="store_true", help="random contrast, brightness and noise while training")
     parser.add_argument("--clipnorm", type=float, default=0, help="clip gradient norm (0: off)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--distribute", action="store_true", help="data-parallel over all local devices (JAX, TensorFlow; see README for multi-host)")
     args = parse(parser, argv)
 
     from kerasseq.training import TrainConfig, train_recognizer
@@ -29,7 +30,7 @@ def main(argv=None):
     config = TrainConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_minutes=args.max_minutes, patience=args.patience, seed=args.seed, augment=args.augment,
-        resume=args.resume, clipnorm=args.clipnorm,
+        resume=args.resume, clipnorm=args.clipnorm, distribute=args.distribute,
     )
     summary = train_recognizer(args.data, args.out, config)
     accuracy = summary.get("val_word_accuracy")
