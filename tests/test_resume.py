@@ -148,13 +148,16 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
     when, sent, status = KILLS[kill]
     out = tmp_path / "run"
     # Ctrl-C as in a terminal: a shell's background job inherits SIGINT ignored, so put it back.
-    process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 300
-    while process.poll() is None and not (out / when).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(sent)
-    assert process.wait(timeout=120) == status, "the run ended before it could be stopped"
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "w") as stderr:
+        process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=stderr,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 300
+        while process.poll() is None and not (out / when).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(sent)
+        returncode = process.wait(timeout=120)
+    assert returncode == status, errors.read_text()[-3000:]
     refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
