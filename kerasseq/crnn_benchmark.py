@@ -111,26 +111,39 @@ def decoding_speeds(words, lexicon_words, batch=1000, beam_width=10, beam_batch=
     return {"greedy_seq_s": greedy, "beam_seq_s": beam, "lexicon_words_s": per_word, "lexicon_size": len(lexicon.words)}
 
 
-def streamed_vs_memory(dataset, preset="small", batch=64, epochs=2):
+def streamed_vs_memory(dataset, preset="small", batch=64, rounds=3):
     """``fit`` images/s on the dataset folder streamed from its shards and on the same
-    images loaded into memory (second epoch of each, so compilation is left out)."""
+    images held in memory, for one compiled model: after a warm-up epoch of each, the two
+    alternate for ``rounds`` epochs each and the median epoch time counts, so a neighbour's
+    load on a shared machine hits both sides alike. Also the loader's own cost: seconds to
+    read one epoch's batches without training, as a share of a streamed epoch."""
     from kerasseq.batches import WordImageBatches, normalise
     from kerasseq.dataset import open_split
 
     split = open_split(dataset, "train")
-    speeds = {}
-    for source in ("streamed", "memory"):
-        keras.utils.set_random_seed(0)
-        model = compile_recognizer(build_crnn(preset, charset=split.charset))
-        timer = EpochTimer()
-        if source == "streamed":
-            model.fit(WordImageBatches(split, batch, shuffle=True), epochs=epochs, shuffle=False, verbose=0, callbacks=[timer])
-        else:
-            images, labels = split.arrays()
-            count = len(images) // batch * batch
-            model.fit(normalise(images[:count]), labels[:count], batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
-        speeds[f"{source}_img_s"] = (len(split) // batch * batch) / timer.seconds[-1]
+    keras.utils.set_random_seed(0)
+    model = compile_recognizer(build_crnn(preset, charset=split.charset))
+    streamed = WordImageBatches(split, batch, shuffle=True)
+    images, labels = split.arrays()
+    count = len(streamed) * batch
+    images, labels = normalise(images[:count]), labels[:count]
+    seconds = {"streamed": [], "memory": []}
+    for round_index in range(rounds + 1):
+        for source in seconds:
+            timer = EpochTimer()
+            if source == "streamed":
+                model.fit(streamed, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
+            else:
+                model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+            if round_index:  # round 0 compiles and warms up
+                seconds[source] += timer.seconds
+    start = time.perf_counter()
+    for index in range(len(streamed)):
+        streamed[index]
+    loading = time.perf_counter() - start
+    speeds = {f"{source}_img_s": count / float(np.median(times)) for source, times in seconds.items()}
     speeds["streamed_share"] = speeds["streamed_img_s"] / speeds["memory_img_s"]
+    speeds["loading_share"] = loading * speeds["streamed_img_s"] / count
     return speeds
 
 
