@@ -23,12 +23,13 @@ def main(argv=None):
     parser.add_argument("--val-share", type=float, default=0.1, help="with --holdout-fonts: share of images drawn in held-out fonts")
     parser.add_argument("--digit-share", type=float, default=0.1, help="share of digit strings")
     parser.add_argument("--height", type=int, default=32, help="image height in pixels (0: natural size)")
+    parser.add_argument("--max-height", type=int, default=0, help="draw each image's height from --height..this")
     parser.add_argument("--format", choices=("png", "jpg"), default="png", help="image file format")
     parser.add_argument("--disable", nargs="+", default=[], metavar="EFFECT", help=f"switch effects off: {' '.join(EFFECTS)}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parse(parser, argv)
     options = RenderOptions(disabled=tuple(args.disable), digit_share=args.digit_share, height=args.height,
-                            image_format=args.format)
+                            max_height=args.max_height, image_format=args.format)
     words = read_lexicon(args.lexicon) if args.lexicon else None
     rows = render_dataset(args.out, args.count, words=words, fonts=args.fonts, seed=args.seed, workers=args.workers,
                           charset=args.charset, holdout_fonts=args.holdout_fonts, val_share=args.val_share,

@@ -36,6 +36,8 @@ class RenderOptions:
     disabled: tuple = ()
     digit_share: float = 0.1
     height: int = 32
+    #: above ``height``: each image's height is drawn from height..max_height pixels
+    max_height: int = 0
     image_format: str = "png"
 
     def on(self, effect):
@@ -122,7 +124,7 @@ def choose_text(rng, words, charset, options):
 
 def render_word(text, font, rng, options):
     """Draw ``text`` with ``font``; returns (H, W) uint8 grayscale, H = options.height
-    (or the natural height when 0)."""
+    (or the natural height when 0; or drawn from height..max_height when that is larger)."""
     size = int(rng.integers(20, 48)) if options.on("size") else 32
     face = load_font(font, size)
     stroke = int(rng.integers(0, 3)) if options.on("stroke") and rng.random() < 0.3 else 0
@@ -142,10 +144,13 @@ def render_word(text, font, rng, options):
     gray = np.asarray(canvas)
     gray = _warp(gray, rng, options, background)
     gray = _crop(gray, rng, options, background, size)
-    if options.height:
-        scale = options.height / gray.shape[0]
+    height = options.height
+    if height and options.max_height > height:
+        height = int(rng.integers(height, options.max_height + 1))
+    if height:
+        scale = height / gray.shape[0]
         width = max(1, round(gray.shape[1] * scale))
-        gray = cv2.resize(gray, (width, options.height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     if options.on("blur") and rng.random() < 0.3:
         gray = cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.3, 1.1)))
     if options.on("noise") and rng.random() < 0.3:

@@ -1,0 +1,122 @@
+"""The Tesseract comparison: the three rendered splits, the Tesseract wrapper (with a
+stand-in executable where Tesseract is not installed, and the real one where it is),
+and the table the benchmark prints."""
+
+import json
+import os
+import stat
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import load_script
+from data_prep.benchmark_splits import render_splits
+from kerasseq.errors import DataError
+from kerasseq.sources import find_source
+from kerasseq.tesseract import find_tesseract, read_with_tesseract
+
+
+def fake_tesseract(folder, stdout, version="tesseract 5.3.0"):
+    """An executable named tesseract that prints ``version`` for --version, else ``stdout``."""
+    path = folder / "tesseract"
+    path.write_text(f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo '{version}'; exit 0; fi\nprintf '{stdout}'\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    out = tmp_path_factory.mktemp("splits")
+    return render_splits(str(out), 12, holdout_fonts=2, seed=5, workers=1)
+
+
+def test_the_three_splits_draw_the_same_words_in_held_out_fonts_only(splits):
+    from data_prep.rendering import find_fonts, render_dataset
+
+    folders, fonts = splits
+    assert sorted(folders) == ["clean", "lowres", "noisy"]
+    texts = {split: [item.text for item in find_source(folder).items] for split, folder in folders.items()}
+    assert len(texts["clean"]) == 12 and texts["clean"] == texts["noisy"] == texts["lowres"]
+    # the fonts are the ones render_words.py --holdout-fonts 2 --seed 5 keeps out of training
+    training = render_dataset(str(os.path.join(os.path.dirname(folders["clean"]), "train")), 40, seed=5,
+                              workers=1, holdout_fonts=2, val_share=0.0, progress=False)
+    assert not {row[2] for row in training} & set(fonts)
+    assert 1 <= len(fonts) <= 2 and len(find_fonts()) > 2
+
+
+def test_clean_is_black_on_white_and_lowres_is_12_to_18_pixels_high(splits):
+    folders, _ = splits
+    for item in find_source(folders["clean"]).items:
+        gray = cv2.imread(item.path, cv2.IMREAD_GRAYSCALE)
+        assert gray.shape[0] == 32 and gray.max() == 255 and gray.min() < 60
+        assert np.bincount(gray.ravel()).argmax() == 255  # the background is pure white
+    heights = [cv2.imread(item.path, cv2.IMREAD_GRAYSCALE).shape[0] for item in find_source(folders["lowres"]).items]
+    assert min(heights) >= 12 and max(heights) <= 18 and len(set(heights)) > 1
+    clean, noisy = (sorted(find_source(folders[s]).items, key=lambda i: i.path) for s in ("clean", "noisy"))
+    assert any(not np.array_equal(cv2.imread(a.path), cv2.imread(b.path)) for a, b in zip(clean, noisy))
+
+
+def test_tesseract_output_is_split_into_one_word_per_image(tmp_path):
+    executable = fake_tesseract(tmp_path, "cat\\n\\fd o g\\n\\f\\n\\f42\\n")
+    texts, seconds = read_with_tesseract(["a.png", "b.png", "c.png", "d.png"], "abc", executable=executable)
+    assert texts == ["cat", "dog", "", "42"] and seconds > 0
+    with pytest.raises(DataError, match="3 readings for 4 images"):
+        read_with_tesseract(["a.png", "b.png", "c.png", "d.png"], "abc", fake_tesseract(tmp_path, "a\\fb\\fc\\n"))
+    with pytest.raises(DataError, match="apt-get install tesseract-ocr"):
+        read_with_tesseract(["a.png"], "abc", executable=str(tmp_path / "missing"))
+
+
+def test_only_tesseract_5_or_later_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_tesseract() is None
+    fake_tesseract(tmp_path, "", version="tesseract 4.1.1")
+    assert find_tesseract() is None
+    fake_tesseract(tmp_path, "", version="tesseract 5.3.0\\n leptonica-1.82.0")
+    assert find_tesseract() == str(tmp_path / "tesseract")
+
+
+def test_real_tesseract_reads_clean_words_within_its_whitelist(splits):
+    executable = find_tesseract()
+    if executable is None:
+        pytest.skip("Tesseract 5 is not installed (apt-get install tesseract-ocr)")
+    folders, _ = splits
+    items = find_source(folders["clean"]).items
+    texts, _ = read_with_tesseract([i.path for i in items], "0123456789", executable)
+    assert all(set(text) <= set("0123456789") for text in texts)
+    texts, _ = read_with_tesseract([i.path for i in items], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", executable)
+    assert np.mean([t == i.text for t, i in zip(texts, items)]) >= 0.75
+
+
+def test_the_table_has_both_readers_on_every_split(tiny_model, tiny_words, tmp_path):
+    from kerasseq.ocr_benchmark import compare, format_table
+    from kerasseq.predictor import Predictor, load_recognizer
+
+    items = find_source(str(tiny_words)).items
+    answer = "".join("cat\\n\\f" for _ in items)[: -len("\\f")]
+    rows = compare(Predictor(load_recognizer(tiny_model[0])), {"one": str(tiny_words), "two": str(tiny_words)},
+                   tesseract=fake_tesseract(tmp_path, answer))
+    assert [(r["split"], r["reader"]) for r in rows] == [("one", "kerasseq"), ("one", "tesseract"),
+                                                           ("two", "kerasseq"), ("two", "tesseract")]
+    ours, theirs = rows[0], rows[1]
+    assert ours["images"] == theirs["images"] == len(items) == 32
+    assert ours["word_accuracy"] == pytest.approx(tiny_model[2])  # the tiny model reads its words
+    assert theirs["word_accuracy"] == pytest.approx(np.mean([i.text == "cat" for i in items]))
+    assert theirs["word_accuracy"] < 1 and ours["images_s"] > 0 and theirs["images_s"] > 0
+    table = format_table(rows).splitlines()
+    assert len(table) == 6 and table[2].startswith("| one | kerasseq | 32 |")
+
+
+def test_script_prints_the_model_rows_and_says_why_tesseract_is_skipped(tiny_model, tmp_path, monkeypatch, capsys):
+    from kerasseq.cli import run
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract here
+    with pytest.raises(SystemExit) as exit_info:
+        run(load_script("bench_vs_tesseract").main, ["--model", tiny_model[0], "--count", "4", "--holdout-fonts", "1",
+                                                      "--json", str(tmp_path / "rows.json")])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "| clean | kerasseq | 4 |" in out and "| lowres | kerasseq | 4 |" in out and "tesseract |" not in out
+    assert "tesseract: not found" in out and "apt-get install tesseract-ocr" in out
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [(r["split"], r["reader"], r["images"]) for r in rows] == [(s, "kerasseq", 4) for s in ("clean", "noisy", "lowres")]
