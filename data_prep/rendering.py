@@ -64,7 +64,10 @@ def read_lexicon(path):
 
 def find_fonts(paths=None):
     """Font files named or found below ``paths`` (default: the system font folders),
-    sorted, plus Pillow's embedded font when no paths are given."""
+    sorted, plus Pillow's embedded font when no paths are given. Files with the same name
+    in two folders (two packages shipping one font) count once, the first path kept:
+    labels.tsv names fonts by file name, and a font held out of training must not come
+    back under another path."""
     search = list(paths) if paths else [folder for folder in FONT_FOLDERS if os.path.isdir(folder)]
     fonts = []
     for path in search:
@@ -75,7 +78,10 @@ def find_fonts(paths=None):
                 fonts.extend(os.path.join(directory, f) for f in files if f.lower().endswith(FONT_EXTENSIONS))
         else:
             raise DataError(f"font file or folder not found: {path}")
-    fonts = sorted(set(fonts))
+    by_name = {}
+    for font in sorted(set(fonts)):
+        by_name.setdefault(os.path.basename(font), font)
+    fonts = sorted(by_name.values())
     if not paths:
         fonts.append(PILLOW_FONT)
     return fonts

@@ -62,6 +62,20 @@ def test_pillow_font_is_always_available():
     assert find_fonts()[-1] == PILLOW_FONT
 
 
+def test_one_font_file_in_two_folders_counts_once(tmp_path):
+    # two packages shipping the same file: holding one copy out must not leave the other in training
+    source = next(f for f in find_fonts() if f != PILLOW_FONT)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "Same.ttf").write_bytes(open(source, "rb").read())
+    (tmp_path / "b" / "Other.ttf").write_bytes(open(source, "rb").read())
+    assert find_fonts([str(tmp_path)]) == [str(tmp_path / "a" / "Same.ttf"), str(tmp_path / "b" / "Other.ttf")]
+    rows = render_dataset(str(tmp_path / "out"), 30, fonts=[str(tmp_path)], seed=0, workers=1, holdout_fonts=1,
+                          val_share=0.5, progress=False)
+    val_fonts, train_fonts = ({row[2] for row in rows if row[3] == split} for split in ("val", "train"))
+    assert len(val_fonts) == len(train_fonts) == 1 and not val_fonts & train_fonts
+
+
 def test_bad_render_requests_are_refused(tmp_path):
     with pytest.raises(DataError, match="--count"):
         render_dataset(str(tmp_path), 0, progress=False)
