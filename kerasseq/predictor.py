@@ -6,6 +6,7 @@ re-implements resizing, batching or decoding.
 
 import dataclasses
 import os
+from importlib import resources
 
 import keras
 import numpy as np
@@ -18,9 +19,24 @@ from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, fit_to_canvas, load_can
 from kerasseq.models import Recognizer
 
 
-def load_recognizer(path):
-    """A :class:`Recognizer` from a ``.keras`` file; ModelError if it is missing, not
-    a Keras file, or a Keras model that is not a kerasseq recogniser."""
+#: File name of the English word recogniser shipped in ``kerasseq/resources``.
+PRETRAINED_MODEL = "words_alnum.keras"
+
+
+def pretrained_model_path():
+    """Path of the shipped word recogniser (letters and digits, case-sensitive);
+    ModelError if this copy of kerasseq has none."""
+    path = str(resources.files("kerasseq.resources").joinpath(PRETRAINED_MODEL))
+    if not os.path.isfile(path):
+        raise ModelError(f"no shipped model in this copy of kerasseq ({PRETRAINED_MODEL}); pass --model")
+    return path
+
+
+def load_recognizer(path=None):
+    """A :class:`Recognizer` from a ``.keras`` file (None: the shipped word recogniser);
+    ModelError if it is missing, not a Keras file, or a Keras model that is not a
+    kerasseq recogniser."""
+    path = pretrained_model_path() if path is None else path
     if not os.path.isfile(path):
         raise ModelError(f"model file not found: {path}")
     try:

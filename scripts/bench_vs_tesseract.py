@@ -21,7 +21,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 def main(argv=None):
     parser = make_parser(__doc__)
-    parser.add_argument("--model", required=True, help="a .keras recogniser saved by train_crnn.py")
+    parser.add_argument("--model", help="a .keras recogniser saved by train_crnn.py (default: the shipped English word recogniser)")
     parser.add_argument("--count", type=int, default=500, help="images per split")
     parser.add_argument("--holdout-fonts", type=int, default=4, help="K of the training data's render_words.py")
     parser.add_argument("--seed", type=int, default=0, help="S of the training data's render_words.py")

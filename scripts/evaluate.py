@@ -11,7 +11,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 def main(argv=None):
     parser = make_parser(__doc__)
-    parser.add_argument("--model", required=True, help="a .keras recogniser")
+    parser.add_argument("--model", help="a .keras recogniser (default: the shipped English word recogniser)")
     parser.add_argument("--labels", required=True, help="labels.tsv, an image folder/MJSynth source, or a dataset folder")
     parser.add_argument("--split", choices=("train", "val"), default="val", help="which split of a dataset folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N items (0: all)")
