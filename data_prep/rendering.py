@@ -64,14 +64,14 @@ def read_lexicon(path):
 
 def find_fonts(paths=None):
     """Font files named or found below ``paths`` (default: the system font folders),
-    sorted, plus Pillow's embedded font when no paths are given. Files with the same name
-    in two folders (two packages shipping one font) count once, the first path kept:
-    labels.tsv names fonts by file name, and a font held out of training must not come
-    back under another path."""
+    sorted, plus Pillow's embedded font when no paths are given or PILLOW_FONT is one of
+    them. Files with the same name in two folders (two packages shipping one font) count
+    once, the first path kept: labels.tsv names fonts by file name, and a font held out of
+    training must not come back under another path."""
     search = list(paths) if paths else [folder for folder in FONT_FOLDERS if os.path.isdir(folder)]
     fonts = []
     for path in search:
-        if os.path.isfile(path):
+        if path == PILLOW_FONT or os.path.isfile(path):
             fonts.append(path)
         elif os.path.isdir(path):
             for directory, _, files in os.walk(path):

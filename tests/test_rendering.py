@@ -60,6 +60,7 @@ def test_effects_switch_off_and_a_lexicon_is_used(tmp_path):
 
 def test_pillow_font_is_always_available():
     assert find_fonts()[-1] == PILLOW_FONT
+    assert find_fonts([PILLOW_FONT]) == [PILLOW_FONT]  # and can be asked for alone
 
 
 def test_one_font_file_in_two_folders_counts_once(tmp_path):
