@@ -22,13 +22,12 @@ def compare(predictor, folders, tesseract=None):
     reader, split, images, word_accuracy, word_accuracy_nocase, cer, ned and images_s
     (wall-clock, files read from disk by each reader, the model's first call left out).
     """
-    rows, warm = [], False
-    for split, folder in folders.items():
+    rows = []
+    for index, (split, folder) in enumerate(folders.items()):
         items = find_source(folder).items
         paths, truth = [item.path for item in items], [item.text for item in items]
-        if not warm:  # the first call builds the backend's predict function: not reading speed
+        if index == 0:  # the first call builds the backend's predict function: not reading speed
             predictor.read_files(paths[:1])
-            warm = True
         start = time.perf_counter()
         predictions = predictor.read_files(paths)
         seconds = time.perf_counter() - start
