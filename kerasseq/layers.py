@@ -81,7 +81,9 @@ class NALU(keras.layers.Layer):
     """Neural arithmetic logic unit: ``y = g * a + (1 - g) * m`` where ``a = x W`` (add,
     subtract), ``m = exp(log(|x| + eps) W')`` (multiply, divide, powers) and the gate
     ``g = sigmoid(x G)``. W' is W (the original) or, with ``separate_weights``, its own NAC
-    weight.
+    weight. With ``input_gate=False`` the gate is ``sigmoid(c)``, one trained scalar per
+    unit (iNALU, Schlör et al., 2020): the choice of add or multiply no longer depends on
+    the input, so it cannot drift when inputs leave the training range.
 
     inputs: (batch, features) -> (batch, units).
 
@@ -91,13 +93,14 @@ class NALU(keras.layers.Layer):
     gradient past the cap. Like the original, the log path loses the sign of negative inputs.
     """
 
-    def __init__(self, units, epsilon=1e-7, max_exponent=20.0, separate_weights=False,
+    def __init__(self, units, epsilon=1e-7, max_exponent=20.0, separate_weights=False, input_gate=True,
                  kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.epsilon = epsilon
         self.max_exponent = max_exponent
         self.separate_weights = separate_weights
+        self.input_gate = input_gate
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.add_path = NAC(units, self.kernel_initializer, name="add_path")
         self.log_path = NAC(units, self.kernel_initializer, name="log_path") if separate_weights else None
@@ -106,15 +109,18 @@ class NALU(keras.layers.Layer):
         for path in (self.add_path, self.log_path):
             if path is not None:
                 path.build(input_shape)
-        self.gate = self.add_weight(shape=(input_shape[-1], self.units), initializer=self.kernel_initializer,
-                                    name="gate")
+        if self.input_gate:
+            self.gate = self.add_weight(shape=(input_shape[-1], self.units), initializer=self.kernel_initializer,
+                                        name="gate")
+        else:
+            self.gate = self.add_weight(shape=(self.units,), initializer="zeros", name="gate")
 
     def call(self, inputs):
         added = self.add_path(inputs)
         log_weight = (self.log_path or self.add_path).weight()
         log_magnitude = ops.log(ops.abs(inputs) + self.epsilon)
         multiplied = ops.exp(ops.clip(ops.matmul(log_magnitude, log_weight), -self.max_exponent, self.max_exponent))
-        gate = ops.sigmoid(ops.matmul(inputs, self.gate))
+        gate = ops.sigmoid(ops.matmul(inputs, self.gate) if self.input_gate else self.gate)
         return gate * added + (1.0 - gate) * multiplied
 
     def compute_output_shape(self, input_shape):
@@ -123,6 +129,7 @@ class NALU(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "epsilon": self.epsilon,
                 "max_exponent": self.max_exponent, "separate_weights": self.separate_weights,
+                "input_gate": self.input_gate,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 

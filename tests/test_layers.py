@@ -9,6 +9,7 @@ from kerasseq import arithmetic
 from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
 
 LAYERS = {"nac": lambda: NAC(2), "nalu": lambda: NALU(2), "nalu_separate": lambda: NALU(2, separate_weights=True),
+          "nalu_stable": lambda: NALU(2, separate_weights=True, input_gate=False),
           "nau": lambda: NAU(2), "nmu": lambda: NMU(2)}
 
 
@@ -41,6 +42,20 @@ def test_nalu_learns_a_product_and_extrapolates_ten_times_out_of_range():
     relative = np.abs(model.predict(far, verbose=0)[:, 0] / far.prod(axis=1) - 1)
     # tanh * sigmoid saturates slowly: W settles near 0.997-0.998, so x^W is 1-2% off at 200.
     assert np.median(relative) < 0.025 and np.max(relative) < 0.04
+
+
+def test_input_free_gate_mixes_both_paths_in_the_same_share_at_any_scale():
+    """With input_gate=False the gate is one scalar per unit: sigmoid(0) = 0.5 here, so the
+    output is (x1 + x2) / 2 + x1 * x2 / 2 whether the inputs are 1 or 1e3."""
+    layer = NALU(1, separate_weights=True, input_gate=False)
+    layer.build((None, 2))
+    for path in (layer.add_path, layer.log_path):
+        path.w_hat.assign(np.full((2, 1), 20.0, "float32"))
+        path.m_hat.assign(np.full((2, 1), 30.0, "float32"))
+    assert tuple(layer.gate.shape) == (1,)
+    inputs = np.array([[1.0, 2.0], [30.0, 0.5], [1e3, 7.0]], "float32")
+    expected = 0.5 * inputs.sum(axis=1) + 0.5 * inputs.prod(axis=1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(inputs))[:, 0], expected, rtol=1e-5)
 
 
 def test_nau_and_nmu_compute_what_their_weights_say():
