@@ -111,7 +111,7 @@ def decoding_speeds(words, lexicon_words, batch=1000, beam_width=10, beam_batch=
     return {"greedy_seq_s": greedy, "beam_seq_s": beam, "lexicon_words_s": per_word, "lexicon_size": len(lexicon.words)}
 
 
-def streamed_vs_memory(dataset, preset="small", batch=64, rounds=3):
+def streamed_vs_memory(dataset, preset="small", batch=64, rounds=5):
     """``fit`` images/s on the dataset folder streamed from its shards and on the same
     images held in memory, for one compiled model: after a warm-up epoch of each, the two
     alternate for ``rounds`` epochs each and the median epoch time counts, so a neighbour's
