@@ -94,7 +94,7 @@ def build_static(model, operation, size=100):
     if model == "mlp":
         hidden = keras.layers.Dense(64, activation="relu6")(keras.layers.Dense(64, activation="relu6")(inputs))
         return keras.Model(inputs, keras.layers.Dense(1)(hidden))
-    first = _unit(model, 2, "a+b", "select")
+    first = _unit(model, 2, "a+b", "select")  # picking a and b out of the input is a sum
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(first(inputs)))
 
 
