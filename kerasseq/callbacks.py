@@ -86,26 +86,41 @@ class EpochGuard(keras.callbacks.Callback):
         return self.failure is None and self.batches == self.params.get("steps")
 
 
-class AtomicBestCheckpoint(keras.callbacks.Callback):
-    """Saves the model to ``path`` whenever ``monitor`` improves (lower is better) at
-    the end of a sound epoch (see :class:`EpochGuard`), through a temporary file and a
-    rename, so a crash mid-save never replaces a good model with a broken one."""
+KEPT_MODELS = "kept_models"
 
-    def __init__(self, path, guard, monitor="val_loss"):
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the model to ``path`` at the end of a sound epoch (see :class:`EpochGuard`)
+    that beats every earlier one on ``ranking``: (log name, "min" or "max") pairs compared
+    in order, each later one breaking the ties of those before it. The save goes through
+    a temporary file and a rename, so a crash mid-save never replaces a good model with a
+    broken one.
+
+    Each epoch's logs get ``kept_models``, the number of models kept so far: callbacks
+    after this one that watch it (``mode="max"``) wait for a better kept model, whatever
+    the ranking.
+    """
+
+    def __init__(self, path, guard, ranking=(("val_loss", "min"),)):
         super().__init__()
         self.path = path
         self.guard = guard
-        self.monitor = monitor
-        self.best = math.inf
+        self.ranking = tuple(ranking)
+        self.best = [math.inf] * len(self.ranking)  # each value signed so that lower is better
+        self.kept = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if not self.guard.epoch_is_sound() or value is None or not np.isfinite(value) or value >= self.best:
-            return
-        self.best = float(value)
-        temporary = f"{self.path}.tmp{os.getpid()}.keras"
-        self.model.save(temporary)
-        os.replace(temporary, self.path)
+        logs = {} if logs is None else logs
+        values = [logs.get(name) for name, _ in self.ranking]
+        if self.guard.epoch_is_sound() and all(v is not None and np.isfinite(v) for v in values):
+            score = [float(v) if mode == "min" else -float(v) for v, (_, mode) in zip(values, self.ranking)]
+            if score < self.best:
+                temporary = f"{self.path}.tmp{os.getpid()}.keras"
+                self.model.save(temporary)
+                os.replace(temporary, self.path)
+                self.best = score
+                self.kept += 1
+        logs[KEPT_MODELS] = self.kept
 
 
 class TimeLimit(keras.callbacks.Callback):

@@ -70,6 +70,8 @@ class ResumableState(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         for name, values in self._restored.items():
+            if name not in self.tracked:  # saved by a run that tracked other callbacks: start those afresh
+                continue
             callback, _ = self.tracked[name]
             for attribute, value in values.items():
                 setattr(callback, attribute, value)

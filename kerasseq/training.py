@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasseq.batches import WordImageBatches
-from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
+from kerasseq.callbacks import KEPT_MODELS, AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.dataset import open_split
 from kerasseq.distribute import data_parallel, single_device
 from kerasseq.errors import DataError, TrainingError
@@ -72,9 +72,29 @@ def _trim_history(history_path, epochs):
     os.replace(temporary, history_path)
 
 
+def best_model_callbacks(model_path, guard, has_val, patience):
+    """(checkpoint, early stopping, learning-rate schedule) of a training run, in that
+    order in the callback list.
+
+    The checkpoint keeps the best reader, the loss breaking ties (validation word
+    accuracy, then validation loss; the training loss without validation): late in
+    training the validation loss rises with confident mistakes while word accuracy still
+    improves, and at the start no word is read yet while the loss falls. Early stopping
+    (after ``patience`` epochs) and the halving of the learning rate (after half as many)
+    wait on the kept model, so neither acts while it still improves.
+    """
+    loss = "val_loss" if has_val else "loss"
+    ranking = (("val_word_accuracy", "max"), (loss, "min")) if has_val else ((loss, "min"),)
+    checkpoint = AtomicBestCheckpoint(model_path, guard, ranking)
+    early_stopping = keras.callbacks.EarlyStopping(monitor=KEPT_MODELS, mode="max", patience=patience)
+    reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor=KEPT_MODELS, mode="max", factor=0.5, patience=max(1, patience // 2))
+    return checkpoint, early_stopping, reduce_rate
+
+
 def train_recognizer(data, out, config=None, verbose=1):
     """Train a recogniser on dataset folder(s) ``data``; writes ``out/model.keras`` (best
-    validation loss), ``history.csv`` and ``training_curves.png``. Returns a summary dict.
+    validation word accuracy, ties to the lower loss; lowest loss without a validation
+    split), ``history.csv`` and ``training_curves.png``. Returns a summary dict.
 
     After every complete epoch the whole state is committed to ``out/backup/`` (see
     :mod:`kerasseq.resume`); a run cut short (``--max-minutes``, Ctrl-C, ``kill -9``)
@@ -102,17 +122,16 @@ def train_recognizer(data, out, config=None, verbose=1):
         train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed)
         has_val = len(val_split) > 0
         val_batches = WordImageBatches(val_split, config.batch_size) if has_val else None
-        monitor = "val_loss" if has_val else "loss"
         model_path = os.path.join(out, MODEL_FILE)
         history_path = os.path.join(out, HISTORY_FILE)
         guard = EpochGuard()
-        checkpoint = AtomicBestCheckpoint(model_path, guard, monitor)
-        early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience)
-        reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, config.patience // 2))
+        checkpoint, early_stopping, reduce_rate = best_model_callbacks(model_path, guard, has_val, config.patience)
+        # Names say what each state means, so a resumed run started by an older version,
+        # which watched other quantities, starts these afresh instead of misreading them.
         state = ResumableState(backup, train_batches, guard=guard, tracked={
-            "checkpoint": (checkpoint, ("best",)),
-            "early_stopping": (early_stopping, ("wait", "best", "best_epoch")),
-            "reduce_rate": (reduce_rate, ("wait", "best", "cooldown_counter")),
+            "checkpoint:" + ",".join(name for name, _ in checkpoint.ranking): (checkpoint, ("best", "kept")),
+            f"early_stopping:{KEPT_MODELS}": (early_stopping, ("wait", "best", "best_epoch")),
+            f"reduce_rate:{KEPT_MODELS}": (reduce_rate, ("wait", "best", "cooldown_counter")),
         })
         done = state.restore(model) if config.resume else 0
         _trim_history(history_path, done)
@@ -133,7 +152,10 @@ def train_recognizer(data, out, config=None, verbose=1):
         good = state.committed_epochs()
         kept = f"the backup keeps epoch {good}, the best model so far is in {model_path}" if good else "no epoch had finished"
         raise TrainingError(f"{guard.failure}; {kept}; rerun with --resume and --clipnorm (e.g. 5) or a lower --learning-rate")
-    finished = state.committed_epochs() >= config.epochs or early_stopping.stopped_epoch > 0
+    # Early stopping also counts an epoch cut short (time limit, Ctrl-C) as one without a
+    # better model; only a stop at a committed epoch ends the run.
+    stopped_early = early_stopping.stopped_epoch > 0 and state.committed_epochs() == early_stopping.stopped_epoch + 1
+    finished = state.committed_epochs() >= config.epochs or stopped_early
     if finished:
         shutil.rmtree(backup, ignore_errors=True)
     if not os.path.exists(model_path):  # no epoch finished with a finite loss

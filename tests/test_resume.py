@@ -54,7 +54,7 @@ def sum_model():
 def fit_with_state(model, folder, data, epochs, *extra):
     """Fit ``model`` on ``data`` with the guard, a checkpoint and the state commits."""
     guard = EpochGuard()
-    checkpoint = AtomicBestCheckpoint(os.path.join(folder, "best.keras"), guard, monitor="loss")
+    checkpoint = AtomicBestCheckpoint(os.path.join(folder, "best.keras"), guard, (("loss", "min"),))
     state = ResumableState(os.path.join(folder, "backup"), data, {"checkpoint": (checkpoint, ("best",))}, guard)
     follow_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: data.set_epoch(epoch))
     model.fit(data, epochs=epochs, shuffle=False, verbose=0, callbacks=[follow_epoch, guard, checkpoint, *extra, state])
@@ -84,7 +84,7 @@ def test_a_nan_loss_stops_at_its_epoch_and_batch_and_keeps_the_last_good_epoch(t
     assert state.committed_epochs() == 1
     saved = keras.saving.load_model(str(tmp_path / "best.keras"))
     assert all(np.all(np.isfinite(w)) for w in saved.get_weights())
-    assert np.isfinite(checkpoint.best)
+    assert np.all(np.isfinite(checkpoint.best))
 
 
 def test_a_crash_while_saving_the_best_model_leaves_the_previous_one(tmp_path, monkeypatch):
@@ -99,8 +99,69 @@ def test_a_crash_while_saving_the_best_model_leaves_the_previous_one(tmp_path, m
 
     monkeypatch.setattr(keras.Model, "save", crash_mid_save)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.on_epoch_end(1, {"loss": checkpoint.best / 2})
+        checkpoint.on_epoch_end(1, {"loss": checkpoint.best[0] / 2})
     assert (tmp_path / "best.keras").read_bytes() == good
+
+
+class SoundGuard:
+    """An :class:`EpochGuard` stand-in for which every epoch ran whole."""
+
+    def epoch_is_sound(self):
+        return True
+
+
+def test_the_kept_model_is_the_best_reader_the_loss_breaking_ties(tmp_path, monkeypatch):
+    path = tmp_path / "best.keras"
+    checkpoint = AtomicBestCheckpoint(str(path), SoundGuard(), (("val_word_accuracy", "max"), ("val_loss", "min")))
+    checkpoint.set_model(sum_model())
+    monkeypatch.setattr(keras.Model, "save", lambda self, target, *a, **k: open(target, "w").write(str(epoch)))
+    epochs = [(0.0, 9.0), (0.0, 5.0), (0.5, 6.0), (0.4, 1.0), (0.5, 7.0), (0.5, float("nan"))]
+    kept, counts = [], []
+    for epoch, (accuracy, loss) in enumerate(epochs):
+        logs = {"val_word_accuracy": accuracy, "val_loss": loss}
+        checkpoint.on_epoch_end(epoch, logs)
+        kept.append(int(path.read_text()))
+        counts.append(logs["kept_models"])
+    # all-blank start: the lower loss wins; then accuracy, even at a higher loss; a NaN never
+    assert kept == [0, 1, 2, 2, 2, 2]
+    assert checkpoint.best == [-0.5, 6.0]
+    assert counts == [1, 2, 3, 3, 3, 3]  # kept_models, what early stopping and the schedule watch
+
+
+class ScriptedValidation(keras.callbacks.Callback):
+    """Puts the next (word accuracy, loss) of ``script`` into each epoch's logs."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = script
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_word_accuracy"], logs["val_loss"] = self.script[epoch]
+
+
+def test_stopping_and_the_rate_wait_on_the_kept_model_not_the_loss(tmp_path):
+    from kerasseq.training import best_model_callbacks
+
+    # accuracy rises for 5 epochs while the loss rises from the 2nd, then nothing improves
+    script = [(0.1, 3.0), (0.2, 3.5), (0.3, 4.0), (0.4, 4.5), (0.5, 5.0)] + [(0.5, 6.0)] * 10
+    model = sum_model()
+    guard = EpochGuard()
+    callbacks = best_model_callbacks(str(tmp_path / "best.keras"), guard, has_val=True, patience=4)
+    history = model.fit(SumBatches(), epochs=len(script), verbose=0, shuffle=False,
+                        callbacks=[ScriptedValidation(script), guard, *callbacks])
+    rates = [round(float(rate), 6) for rate in history.history["learning_rate"]]
+    assert len(rates) == 5 + 4  # a val_loss watch would have stopped after epoch 1 + 4
+    # each epoch's logged rate is the one it trained with: halved after epochs 5 and 6 did not improve
+    assert rates == [0.01] * 7 + [0.005] * 2
+
+
+def test_a_state_saved_for_a_callback_no_longer_tracked_is_left_out(tmp_path):
+    fit_with_state(sum_model(), str(tmp_path), SumBatches(), epochs=1)  # saved as "checkpoint"
+    renamed = AtomicBestCheckpoint(str(tmp_path / "best.keras"), EpochGuard(), (("loss", "min"),))
+    state = ResumableState(str(tmp_path / "backup"), SumBatches(), {"checkpoint:loss": (renamed, ("best",))}, EpochGuard())
+    assert state.restore(sum_model()) == 1
+    state.on_train_begin()
+    assert renamed.best == [float("inf")]  # starts afresh, rather than failing the resume
 
 
 def test_an_epoch_cut_short_by_the_time_limit_is_not_committed(tmp_path):
