@@ -19,12 +19,15 @@ from kerasseq.metrics import character_error_rate, word_accuracy
 def predict_probabilities(model, images, batch_size=256):
     """Run ``model`` on uint8 canvases (n, 32, 128, 1) -> (n, T, C) float32.
 
-    Uses the model's compiled predict step on batches of one fixed size (the last
-    one padded), so JAX and TensorFlow compile once instead of running op by op; the
-    size splits evenly over the devices of an active data-parallel distribution.
+    Uses the model's compiled predict step on batches of one fixed size, the last one
+    padded: ``batch_size``, or for fewer images the power of two that holds them, so JAX
+    and TensorFlow compile a few shapes once (a reader's last, partial batch of a folder
+    reuses the full batch's) instead of one per image count. The size splits evenly over
+    the devices of an active data-parallel distribution.
     """
     devices = devices_sharing_batches()
-    batch_size = -(-max(1, min(batch_size, len(images))) // devices) * devices
+    holds_all = 1 << (max(1, len(images)) - 1).bit_length()
+    batch_size = -(-min(batch_size, holds_all) // devices) * devices
     outputs = []
     for start in range(0, len(images), batch_size):
         batch = normalise(images[start : start + batch_size])

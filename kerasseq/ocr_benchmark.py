@@ -20,14 +20,15 @@ def compare(predictor, folders, tesseract=None):
 
     folders: {split: folder with labels.tsv}. Returns one dict per (split, reader) with
     reader, split, images, word_accuracy, word_accuracy_nocase, cer, ned and images_s
-    (wall-clock, files read from disk by each reader, the model's first call left out).
+    (wall-clock, files read from disk by each reader, after one warm-up batch of the
+    model's batch size, whose shape every timed batch shares).
     """
     rows = []
     for index, (split, folder) in enumerate(folders.items()):
         items = find_source(folder).items
         paths, truth = [item.path for item in items], [item.text for item in items]
-        if index == 0:  # the first call builds the backend's predict function: not reading speed
-            predictor.read_files(paths[:1])
+        if index == 0:  # the first full batch builds the backend's predict function: not reading speed
+            predictor.read_files(paths[: predictor.batch_size])
         start = time.perf_counter()
         predictions = predictor.read_files(paths)
         seconds = time.perf_counter() - start

@@ -23,7 +23,8 @@ def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--model", help="a .keras recogniser saved by train_crnn.py (default: the shipped English word recogniser)")
     parser.add_argument("--count", type=int, default=500, help="images per split")
-    parser.add_argument("--holdout-fonts", type=int, default=4, help="K of the training data's render_words.py")
+    parser.add_argument("--holdout-fonts", type=int, default=20,
+                        help="K of the training data's render_words.py (20: the shipped model's)")
     parser.add_argument("--seed", type=int, default=0, help="S of the training data's render_words.py")
     parser.add_argument("--fonts", nargs="+", help="the training data's --fonts, if it named any")
     parser.add_argument("--work", help="keep the rendered splits in this folder (default: a temporary one)")

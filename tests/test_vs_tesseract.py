@@ -107,6 +107,33 @@ def test_the_table_has_both_readers_on_every_split(tiny_model, tiny_words, tmp_p
     assert len(table) == 6 and table[2].startswith("| one | kerasseq | 32 |")
 
 
+def test_the_timing_starts_after_one_warm_up_batch_of_the_timed_shape(tiny_model, tiny_words):
+    from kerasseq.ocr_benchmark import compare
+    from kerasseq.predictor import Predictor, load_recognizer
+
+    class CountingPredictor(Predictor):
+        def read_files(self, paths, progress=False):
+            calls.append(len(paths))
+            return super().read_files(paths, progress)
+
+    calls = []
+    compare(CountingPredictor(load_recognizer(tiny_model[0]), batch_size=8), {"one": str(tiny_words), "two": str(tiny_words)})
+    assert calls == [8, 32, 32]  # a one-image warm-up would leave the batch-8 predict step to the timed read
+
+
+def test_a_partial_batch_is_padded_to_a_shape_already_compiled(tiny_model):
+    from kerasseq.callbacks import predict_probabilities
+    from kerasseq.predictor import load_recognizer
+
+    model = load_recognizer(tiny_model[0])
+    shapes, predict_on_batch = [], model.predict_on_batch
+    model.predict_on_batch = lambda batch: shapes.append(len(batch)) or predict_on_batch(batch)
+    for count in (1, 3, 44, 64, 130):
+        assert predict_probabilities(model, np.zeros((count, 32, 128, 1), np.uint8), 64).shape[0] == count
+    # a folder's last 44 images reuse the batch-64 step instead of compiling a batch-44 one
+    assert shapes == [1, 4, 64, 64, 64, 64, 64]
+
+
 def test_script_prints_the_model_rows_and_says_why_tesseract_is_skipped(tiny_model, tmp_path, monkeypatch, capsys):
     from kerasseq.cli import run
 
