@@ -163,7 +163,10 @@ class StopOnInterrupt(keras.callbacks.Callback):
 
     def _stop(self, signum, frame):
         self.interrupted = True
-        self.model.stop_training = True
+        # ``_model``, not ``model``: on JAX that property refills the variables from the
+        # trainer's last stored state, which mid-step can be a predict's, without the
+        # optimizer's variables, leaving those empty.
+        self._model.stop_training = True
         signal.signal(signal.SIGINT, self._previous)
 
     def on_train_end(self, logs=None):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, TimeLimit
+from kerasseq.callbacks import AtomicBestCheckpoint, EpochGuard, StopOnInterrupt, TimeLimit
 from kerasseq.errors import TrainingError
 from kerasseq.predictor import load_recognizer
 from kerasseq.resume import ResumableState
@@ -162,6 +162,29 @@ def test_a_state_saved_for_a_callback_no_longer_tracked_is_left_out(tmp_path):
     assert state.restore(sum_model()) == 1
     state.on_train_begin()
     assert renamed.best == [float("inf")]  # starts afresh, rather than failing the resume
+
+
+def test_ctrl_c_during_a_train_step_stops_with_the_whole_model_state():
+    # On JAX the model's variables are emptied while a step runs and a callback's
+    # ``self.model`` refills them from the last stored state: after a ``predict_on_batch``
+    # (as the recognition metrics run) that state lacks the optimizer's variables.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    model = sum_model()
+    model.fit(SumBatches(), epochs=1, verbose=0, shuffle=False)
+    model.predict_on_batch(np.ones((8, 3), "float32"))
+    train_step = model.train_function
+
+    def pressed_mid_step(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # its handler runs before the step below
+        return train_step(*args)
+
+    model.train_function = pressed_mid_step
+    interrupt = StopOnInterrupt()
+    model.fit(SumBatches(), epochs=2, verbose=0, shuffle=False, callbacks=[interrupt])
+    assert interrupt.interrupted and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4 + 1  # one more step, then the stop
+    state = model.get_weights() + [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    assert all(np.all(np.isfinite(v)) for v in state)
 
 
 def test_an_epoch_cut_short_by_the_time_limit_is_not_committed(tmp_path):
