@@ -24,8 +24,8 @@ WORDS = ["hello", "World", "KERAS", "2026", "reading", "Model", "text", "Python"
 @pytest.fixture(scope="module")
 def clean_words(tmp_path_factory):
     """WORDS drawn clean in the held-out fonts installed here; on a machine with none of them,
-    in Pillow's embedded font (one of its training fonts). The shipped model reads 43 of 48
-    in the held-out fonts here and 45 of 48 in Pillow's."""
+    in Pillow's embedded font (one of its training fonts). The shipped model reads 48 of 48
+    in the held-out fonts here and 47 of 48 in Pillow's."""
     fonts = [f for f in find_fonts() if os.path.basename(f) in HELD_OUT_FONTS] or [PILLOW_FONT]
     out = tmp_path_factory.mktemp("clean_words")
     render_dataset(str(out), 48, words=WORDS, fonts=fonts, seed=7, workers=1, options=SPLIT_OPTIONS["clean"],
