@@ -12,7 +12,10 @@ import keras
 
 from kerasseq.charset import Charset
 from kerasseq.errors import ModelError
+from kerasseq.fused_lstm import use_fused_cpu_lstm
 from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
+
+use_fused_cpu_lstm()  # PyTorch on a CPU: the LSTM time loop in C++, not Python
 
 #: Named architectures; ``blog`` is the reference network exactly.
 PRESETS = {

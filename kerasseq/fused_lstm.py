@@ -1,0 +1,65 @@
+"""Keras LSTM layers on a PyTorch CPU through ATen's fused LSTM op.
+
+Keras 3.15 runs ``keras.layers.LSTM`` on the PyTorch backend through ``torch._VF.lstm``
+(the op behind ``torch.nn.LSTM``, its time loop in C++) only on CUDA; on a CPU it loops
+over the time steps in Python, several small ops and their backward per step. Importing
+:mod:`kerasseq.models` or :mod:`kerasseq.tasks` calls :func:`use_fused_cpu_lstm`, which
+sends Keras's CPU LSTMs to the fused op wherever Keras's own CUDA path would take it
+(tanh and sigmoid activations, a bias, no mask, not unrolled, not inside a trace or
+``torch.compile``). The results are the same to float32 rounding; every other case, and
+every other backend, is left to Keras.
+"""
+
+import importlib
+
+import keras
+
+_keras_lstm = None
+
+
+def use_fused_cpu_lstm(enabled=True):
+    """Route (``enabled``) or stop routing the PyTorch backend's CPU LSTMs to the fused op.
+
+    Idempotent; a no-op on other backends. Takes effect for layers called afterwards.
+    """
+    global _keras_lstm
+    if keras.backend.backend() != "torch":
+        return
+    from keras.src import backend
+
+    if _keras_lstm is None:
+        _keras_lstm = backend.lstm
+    backend.lstm = _fused_lstm if enabled else _keras_lstm
+
+
+def _fused_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
+                recurrent_activation, return_sequences=False, go_backwards=False, unroll=False, batch_first=True):
+    """``keras.src.backend.lstm``'s signature and results: inputs (batch, time, features)
+    -> (last output (batch, units), outputs (batch, time or 1, units), [h, c])."""
+    import torch
+
+    torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
+    inputs = torch_rnn.convert_to_tensor(inputs)
+    fusable = (
+        inputs.device.type == "cpu"
+        and batch_first
+        and mask is None
+        and bias is not None
+        and not unroll
+        and activation in (keras.activations.tanh, keras.ops.tanh, torch.tanh)
+        and recurrent_activation in (keras.activations.sigmoid, keras.ops.sigmoid, torch.sigmoid)
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+    )
+    if not fusable:
+        return _keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
+                           recurrent_activation, return_sequences, go_backwards, unroll, batch_first)
+    kernel = torch_rnn.convert_to_tensor(kernel)
+    dtype = kernel.dtype
+    inputs = inputs.to(dtype)
+    if go_backwards:
+        inputs = torch.flip(inputs, dims=[1])
+    return torch_rnn._cudnn_lstm(  # device-neutral despite its name: torch._VF.lstm on inputs' device
+        inputs, torch_rnn.convert_to_tensor(initial_state_h).to(dtype), torch_rnn.convert_to_tensor(initial_state_c).to(dtype),
+        kernel, torch_rnn.convert_to_tensor(recurrent_kernel), torch_rnn.convert_to_tensor(bias),
+        return_sequences=return_sequences, device=inputs.device)
