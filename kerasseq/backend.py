@@ -10,6 +10,10 @@ import sys
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
+#: Keras dtype policies a recogniser can compute in (``--precision``); listed here so
+#: scripts offer them before Keras is imported.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
 
 def add_backend_argument(parser):
     """Add ``--backend {tensorflow,jax,torch}`` to an ``argparse`` parser."""

@@ -43,11 +43,11 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def keras_speeds(preset, batch, steps=8, warmup=3):
-    """Training and inference images/s of ``build_crnn(preset)`` on this backend:
-    ``fit`` on in-memory arrays (Adam + CTC) and ``predict_on_batch``."""
+def keras_speeds(preset, batch, steps=8, warmup=3, precision="float32"):
+    """Training and inference images/s of ``build_crnn(preset, precision=precision)`` on
+    this backend: ``fit`` on in-memory arrays (Adam + CTC) and ``predict_on_batch``."""
     keras.utils.set_random_seed(0)
-    model = compile_recognizer(build_crnn(preset, charset=CHARSET))
+    model = compile_recognizer(build_crnn(preset, charset=CHARSET, precision=precision))
     images, labels = synthetic_batch(batch * (steps + warmup))
     timer = StepTimer()
     model.fit(images, labels, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])

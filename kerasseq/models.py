@@ -10,6 +10,7 @@ import copy
 
 import keras
 
+from kerasseq.backend import PRECISIONS
 from kerasseq.charset import Charset
 from kerasseq.errors import ModelError
 from kerasseq.fused_lstm import use_fused_cpu_lstm
@@ -26,48 +27,57 @@ PRESETS = {
 }
 
 
-def _crnn_features(images, architecture, synchronized_batchnorm=False):
-    """The reference conv stack: (batch, 32, 128, 1) -> (batch, 31, filters[-1]).
-    ``synchronized_batchnorm``: batch statistics over all replicas (TensorFlow strategies)."""
+def _crnn_features(images, architecture, dtype, synchronized_batchnorm=False):
+    """The reference conv stack: (batch, 32, 128, 1) -> (batch, 31, filters[-1]), its
+    layers under the dtype policy ``dtype``. ``synchronized_batchnorm``: batch statistics
+    over all replicas (TensorFlow strategies)."""
     filters = architecture["filters"]
     if len(filters) != 7:
         raise ModelError(f"a CRNN needs 7 conv filter counts, got {len(filters)}")
     layers = keras.layers
     x = images
     for index, count in enumerate(filters[:6]):
-        x = layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv{index + 1}")(x)
+        x = layers.Conv2D(count, 3, padding="same", activation="relu", dtype=dtype, name=f"conv{index + 1}")(x)
         if index in (4, 5) or architecture.get("batchnorm") == "all":
-            x = layers.BatchNormalization(synchronized=synchronized_batchnorm, name=f"batchnorm{index + 1}")(x)
+            x = layers.BatchNormalization(synchronized=synchronized_batchnorm, dtype=dtype, name=f"batchnorm{index + 1}")(x)
         if index in (0, 1):
-            x = layers.MaxPooling2D((2, 2), name=f"pool{index + 1}")(x)
+            x = layers.MaxPooling2D((2, 2), dtype=dtype, name=f"pool{index + 1}")(x)
         elif index in (3, 5):
-            x = layers.MaxPooling2D((2, 1), name=f"pool{index + 1}")(x)
-    x = layers.Conv2D(filters[6], 2, padding="valid", activation="relu", name="conv7")(x)
+            x = layers.MaxPooling2D((2, 1), dtype=dtype, name=f"pool{index + 1}")(x)
+    x = layers.Conv2D(filters[6], 2, padding="valid", activation="relu", dtype=dtype, name="conv7")(x)
     # height is now 1: the 31 columns are the time steps
-    return layers.Reshape((x.shape[2], filters[6]), name="squeeze_height")(x)
+    return layers.Reshape((x.shape[2], filters[6]), dtype=dtype, name="squeeze_height")(x)
 
 
-def _pixel_columns(images):
+def _pixel_columns(images, dtype):
     """(batch, 32, 128, 1) -> (batch, 128, 32): each pixel column is one time step."""
-    columns = keras.layers.Permute((2, 1, 3), name="columns_first")(images)
-    return keras.layers.Reshape((CANVAS_WIDTH, CANVAS_HEIGHT), name="columns")(columns)
+    columns = keras.layers.Permute((2, 1, 3), dtype=dtype, name="columns_first")(images)
+    return keras.layers.Reshape((CANVAS_WIDTH, CANVAS_HEIGHT), dtype=dtype, name="columns")(columns)
 
 
 def build_network(charset, architecture, synchronized_batchnorm=False):
     """(inputs, outputs) of a recogniser: images (batch, 32, 128, 1) float32 in [0, 1]
-    -> per-step class probabilities (batch, T, len(charset) + 1), class 0 the blank."""
+    -> per-step class probabilities (batch, T, len(charset) + 1) float32, class 0 the blank.
+
+    ``architecture["precision"]`` (default ``float32``) is the Keras dtype policy of every
+    layer but the softmax, which stays float32 for the CTC loss; ``mixed_bfloat16``
+    computes in bfloat16 on float32 weights.
+    """
     kind = architecture.get("kind")
+    dtype = architecture.get("precision", "float32")
+    if dtype not in PRECISIONS:
+        raise ModelError(f"unknown precision {dtype!r}; use one of {', '.join(PRECISIONS)}")
     images = keras.Input((CANVAS_HEIGHT, CANVAS_WIDTH, 1), name="images")
     if kind == "crnn":
-        x = _crnn_features(images, architecture, synchronized_batchnorm)
+        x = _crnn_features(images, architecture, dtype, synchronized_batchnorm)
     elif kind == "rnn":
-        x = _pixel_columns(images)
+        x = _pixel_columns(images, dtype)
     else:
         raise ModelError(f"unknown architecture kind {kind!r}; use 'crnn' or 'rnn'")
     for index in range(architecture.get("lstm_layers", 2)):
-        lstm = keras.layers.LSTM(architecture["lstm_units"], return_sequences=True, dropout=architecture["dropout"])
-        x = keras.layers.Bidirectional(lstm, name=f"bilstm{index + 1}")(x)
-    outputs = keras.layers.Dense(Charset(charset).num_classes, activation="softmax", name="classes")(x)
+        lstm = keras.layers.LSTM(architecture["lstm_units"], return_sequences=True, dropout=architecture["dropout"], dtype=dtype)
+        x = keras.layers.Bidirectional(lstm, dtype=dtype, name=f"bilstm{index + 1}")(x)
+    outputs = keras.layers.Dense(Charset(charset).num_classes, activation="softmax", dtype="float32", name="classes")(x)
     return images, outputs
 
 
@@ -114,7 +124,7 @@ def build_crnn(preset="blog", charset="alnum", preprocess_mode="resize", synchro
     charset: a Charset, preset name or characters (default: the reference's 62);
     synchronized_batchnorm: for training under a TensorFlow distribution strategy (not
     saved: a loaded model normalises as any other); overrides: architecture entries to
-    change (e.g. ``lstm_units=96``).
+    change (e.g. ``lstm_units=96``, ``precision="mixed_bfloat16"``).
     """
     if preset not in PRESETS:
         raise ModelError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")

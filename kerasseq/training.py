@@ -40,6 +40,7 @@ class TrainConfig:
     clipnorm: float = 0.0
     metric_samples: int = 1000
     distribute: bool = False
+    precision: str = "float32"
 
 
 def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
@@ -114,7 +115,7 @@ def train_recognizer(data, out, config=None, verbose=1):
     with parallel.scope():
         keras.utils.set_random_seed(config.seed)
         model = build_crnn(config.preset, charset=train_split.charset, preprocess_mode=train_split.mode,
-                           synchronized_batchnorm=parallel.synchronized_batchnorm)
+                           synchronized_batchnorm=parallel.synchronized_batchnorm, precision=config.precision)
         for split in (train_split, val_split):
             for shard in split.shards:
                 check_labels(shard.labels, model.time_steps)

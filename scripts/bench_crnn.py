@@ -1,6 +1,6 @@
 """CRNN speed on each Keras backend against the same network written directly in PyTorch.
 
-One table, one run: training and inference images/s per backend, preset and batch size
+One table, one run: training and inference images/s per backend, precision, preset and batch size
 (median of repeated steps after warm-up), the plain PyTorch peer's numbers for the same
 preset and batch (measured before and after the backends, averaged), the ratios ours/peer,
 and each row's peak memory. Then decoding speed (greedy and beam search sequences/s,
@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from kerasseq.backend import BACKENDS  # noqa: E402
+from kerasseq.backend import BACKENDS, PRECISIONS  # noqa: E402
 from kerasseq.cli import make_parser, parse, run  # noqa: E402
 from kerasseq.errors import KerasseqError  # noqa: E402
 
@@ -28,7 +28,7 @@ def worker(args):
     from kerasseq import crnn_benchmark as bench
 
     if args.worker == "keras":
-        result = bench.keras_speeds(args.preset, args.batch, args.steps)
+        result = bench.keras_speeds(args.preset, args.batch, args.steps, precision=args.precision)
     elif args.worker == "peer":
         result = bench.peer_speeds(args.preset, args.batch, args.steps)
     elif args.worker == "decode":
@@ -72,12 +72,16 @@ def main(argv=None):
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--presets", nargs="+", choices=("blog", "small"), default=["blog", "small"])
     parser.add_argument("--batches", nargs="+", type=int, default=[16, 64])
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"],
+                        help="our network's dtype policies (the peer stays float32); mixed_bfloat16 is fast only "
+                             "where the CPU has bfloat16 instructions (AVX512-BF16, AMX) or on a GPU")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 3 warm-up steps)")
     parser.add_argument("--stream-images", type=int, default=2048, help="images in the streamed-vs-memory dataset")
     parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images")
     parser.add_argument("--json", help="also write every row as a list of objects")
     parser.add_argument("--worker", choices=("keras", "peer", "decode", "stream"), help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     args = parse(parser, argv)
@@ -90,14 +94,15 @@ def main(argv=None):
     for preset in args.presets:
         for batch in args.batches:
             before = measure("peer", "torch", preset=preset, batch=batch, steps=args.steps)
-            ours = {backend: measure("keras", backend, preset=preset, batch=batch, steps=args.steps)
-                    for backend in args.backends}
+            ours = {(backend, precision): measure("keras", backend, preset=preset, batch=batch, steps=args.steps,
+                                                  precision=precision)
+                    for precision in args.precisions for backend in args.backends}
             after = measure("peer", "torch", preset=preset, batch=batch, steps=args.steps)
             # the peer runs before and after the backends; their mean is the base of the ratios,
             # so a load that comes and goes on a shared machine skews both sides less
             peer = {key: (before[key] + after[key]) / 2 for key in ("peer_train_img_s", "peer_infer_img_s")}
-            for backend, speeds in ours.items():
-                rows.append({"backend": backend, "preset": preset, "batch": batch, **speeds, **peer,
+            for (backend, precision), speeds in ours.items():
+                rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds, **peer,
                              "train_ratio": speeds["train_img_s"] / peer["peer_train_img_s"],
                              "infer_ratio": speeds["infer_img_s"] / peer["peer_infer_img_s"]})
     with tempfile.TemporaryDirectory() as folder:
@@ -105,11 +110,11 @@ def main(argv=None):
         extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
                   for backend in args.backends}
 
-    print("| backend | preset | batch | train img/s | infer img/s | peer train | peer infer | train ours/peer "
-          "| infer ours/peer | peak MiB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| backend | precision | preset | batch | train img/s | infer img/s | peer train | peer infer "
+          "| train ours/peer | infer ours/peer | peak MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['backend']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} "
+        print(f"| {r['backend']} | {r['precision']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} "
               f"| {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} "
               f"| {r['infer_ratio']:.2f} | {r['peak_memory_mb']:.0f} |")
     print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "

@@ -38,9 +38,12 @@ def test_synthetic_batches_look_like_training_data():
     assert np.all(labels[:, :3] > 0) and labels.max() < bench.CHARSET.num_classes
 
 
-def test_speeds_and_decoding_rates_are_positive():
-    keras_rates = bench.keras_speeds("small", 4, steps=2, warmup=1)
-    assert keras_rates["train_img_s"] > 0 and keras_rates["infer_img_s"] > 0
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_speeds_and_decoding_rates_are_positive(precision, monkeypatch):
+    built = []
+    monkeypatch.setattr(bench, "build_crnn", lambda *a, **k: built.append(k["precision"]) or build_crnn(*a, **k))
+    keras_rates = bench.keras_speeds("small", 4, steps=2, warmup=1, precision=precision)
+    assert keras_rates["train_img_s"] > 0 and keras_rates["infer_img_s"] > 0 and built == [precision]
     decoding = bench.decoding_speeds(["cat", "dog"], ["cat", "dog", "cot"], batch=2, beam_batch=2, lexicon_batch=2)
     assert decoding["lexicon_size"] == 3 and min(decoding.values()) > 0
 

@@ -1,6 +1,7 @@
 import csv
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from kerasseq.charset import Charset
 from kerasseq.decoding import sequence_log_likelihoods
 from kerasseq.errors import DataError
 from kerasseq.losses import CTCLoss, check_labels
+from kerasseq.predictor import load_recognizer
 from kerasseq.training import TrainConfig, train_recognizer
 
 
@@ -31,9 +33,11 @@ def test_labels_ctc_cannot_learn_are_rejected_before_training():
         check_labels(charset.encode_padded(["ok", "a" * 17]), 31)
 
 
-def test_a_few_epochs_lower_the_loss_and_write_the_run_folder(dataset, tmp_path):
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_a_few_epochs_lower_the_loss_and_write_the_run_folder(dataset, tmp_path, precision):
     out = str(tmp_path / "run")
-    summary = train_recognizer(str(dataset), out, TrainConfig(preset="small", epochs=3, batch_size=16, seed=0), verbose=0)
+    config = TrainConfig(preset="small", epochs=3, batch_size=16, seed=0, precision=precision)
+    summary = train_recognizer(str(dataset), out, config, verbose=0)
     with open(os.path.join(out, "history.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
     losses = [float(row["loss"]) for row in rows]
@@ -44,6 +48,9 @@ def test_a_few_epochs_lower_the_loss_and_write_the_run_folder(dataset, tmp_path)
         assert os.path.getsize(os.path.join(out, name)) > 0
     assert not os.path.exists(os.path.join(out, "backup"))
     assert summary["train_images"] + summary["val_images"] == 240
+    model = load_recognizer(os.path.join(out, "model.keras"))
+    assert model.get_layer("conv1").dtype_policy.name == precision and model.architecture["precision"] == precision
+    assert keras.ops.convert_to_numpy(model(np.zeros((1, 32, 128, 1), "float32"))).dtype == np.float32  # for CTC
 
 
 def test_the_tiny_set_is_overfitted_to_every_word(tiny_model):
