@@ -60,17 +60,18 @@ def keras_speeds(preset, batch, steps=8, warmup=3, precision="float32"):
     return {"train_img_s": train, "infer_img_s": _rate(batch, times[warmup:])}
 
 
-def peer_speeds(preset, batch, steps=8, warmup=3):
-    """The same two numbers for the plain PyTorch peer (:mod:`kerasseq.torch_peer`)."""
+def peer_speeds(preset, batch, steps=8, warmup=3, precision="float32"):
+    """The same two numbers for the plain PyTorch peer (:mod:`kerasseq.torch_peer`), in
+    float32 or, for ``mixed_bfloat16``, under ``torch.autocast`` in bfloat16."""
     import torch
 
     from kerasseq.torch_peer import peer_step_times
 
     torch.manual_seed(0)
     images, labels = synthetic_batch(batch)
-    architecture, classes = PRESETS[preset], CHARSET.num_classes
-    train = peer_step_times(architecture, classes, images, labels, steps + warmup, train=True)[warmup:]
-    infer = peer_step_times(architecture, classes, images, labels, steps + warmup, train=False)[warmup:]
+    architecture, classes, bfloat16 = PRESETS[preset], CHARSET.num_classes, precision == "mixed_bfloat16"
+    train = peer_step_times(architecture, classes, images, labels, steps + warmup, True, bfloat16)[warmup:]
+    infer = peer_step_times(architecture, classes, images, labels, steps + warmup, False, bfloat16)[warmup:]
     return {"peer_train_img_s": _rate(batch, train), "peer_infer_img_s": _rate(batch, infer)}
 
 

@@ -11,10 +11,13 @@ from torch import nn
 
 
 class TorchCRNN(nn.Module):
-    """(batch, 1, 32, 128) float images -> (31, batch, classes) log-probabilities."""
+    """(batch, 1, 32, 128) float images -> (31, batch, classes) float32 log-probabilities;
+    ``bfloat16``: computed under ``torch.autocast`` in bfloat16 (weights stay float32), as
+    kerasseq's ``mixed_bfloat16`` precision, the log-softmax in float32 for the CTC loss."""
 
-    def __init__(self, architecture, num_classes):
+    def __init__(self, architecture, num_classes, bfloat16=False):
         super().__init__()
+        self.bfloat16 = bfloat16
         filters = architecture["filters"]
         layers, channels = [], 1
         for index, count in enumerate(filters[:6]):
@@ -35,18 +38,20 @@ class TorchCRNN(nn.Module):
         self.classes = nn.Linear(2 * units, num_classes)
 
     def forward(self, images):
-        x = self.features(images).squeeze(2).permute(2, 0, 1)  # (31, batch, filters)
-        x, _ = self.lstm1(self.dropout(x))
-        x, _ = self.lstm2(self.dropout(x))
-        return self.classes(x).log_softmax(-1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16):
+            x = self.features(images).squeeze(2).permute(2, 0, 1)  # (31, batch, filters)
+            x, _ = self.lstm1(self.dropout(x))
+            x, _ = self.lstm2(self.dropout(x))
+            x = self.classes(x)
+        return x.float().log_softmax(-1)
 
 
-def peer_step_times(architecture, num_classes, images, labels, steps, train=True):
+def peer_step_times(architecture, num_classes, images, labels, steps, train=True, bfloat16=False):
     """Seconds per step of ``steps`` training steps (Adam + CTC) or inference passes of the
     peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded."""
     import time
 
-    model = TorchCRNN(architecture, num_classes)
+    model = TorchCRNN(architecture, num_classes, bfloat16)
     inputs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     targets = torch.from_numpy(labels).long()
     target_lengths = (targets > 0).sum(1)

@@ -1,12 +1,14 @@
 """CRNN speed on each Keras backend against the same network written directly in PyTorch.
 
-One table, one run: training and inference images/s per backend, precision, preset and batch size
-(median of repeated steps after warm-up), the plain PyTorch peer's numbers for the same
-preset and batch (measured before and after the backends, averaged), the ratios ours/peer,
-and each row's peak memory. Then decoding speed (greedy and beam search sequences/s,
-lexicon words/s with a 100k+-word lexicon, on one core) and `fit` on a streamed dataset
-folder against the same images in memory, with the loader's own share of a streamed
-epoch. Every measurement runs in its own process, so peak memory is per row.
+One table, one run: training and inference images/s per backend, precision, preset and
+batch size (median of repeated steps after warm-up), the plain PyTorch peer's numbers for
+the same preset and batch (float32, and under torch.autocast in each other precision
+measured; each measured before and after the backends and averaged), the ratios ours/peer
+against the float32 peer and against the peer in the row's precision, and each row's peak
+memory. Then decoding speed (greedy and beam search sequences/s, lexicon words/s with a
+100k+-word lexicon, on one core) and `fit` on a streamed dataset folder against the same
+images in memory, with the loader's own share of a streamed epoch. Every measurement runs
+in its own process, so peak memory is per row.
 """
 
 import argparse
@@ -30,7 +32,7 @@ def worker(args):
     if args.worker == "keras":
         result = bench.keras_speeds(args.preset, args.batch, args.steps, precision=args.precision)
     elif args.worker == "peer":
-        result = bench.peer_speeds(args.preset, args.batch, args.steps)
+        result = bench.peer_speeds(args.preset, args.batch, args.steps, precision=args.precision)
     elif args.worker == "decode":
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
         from data_prep.rendering import default_lexicon
@@ -73,8 +75,9 @@ def main(argv=None):
     parser.add_argument("--presets", nargs="+", choices=("blog", "small"), default=["blog", "small"])
     parser.add_argument("--batches", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"],
-                        help="our network's dtype policies (the peer stays float32); mixed_bfloat16 is fast only "
-                             "where the CPU has bfloat16 instructions (AVX512-BF16, AMX) or on a GPU")
+                        help="dtype policies to measure ours in, each against the float32 peer and the peer in the "
+                             "same precision (torch.autocast); mixed_bfloat16 is fast only where the CPU has "
+                             "bfloat16 instructions (AVX512-BF16, AMX) or on a GPU")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 3 warm-up steps)")
     parser.add_argument("--stream-images", type=int, default=2048, help="images in the streamed-vs-memory dataset")
     parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images")
@@ -93,30 +96,41 @@ def main(argv=None):
     rows = []
     for preset in args.presets:
         for batch in args.batches:
-            before = measure("peer", "torch", preset=preset, batch=batch, steps=args.steps)
+            peer_precisions = sorted({"float32", *args.precisions})
+            before = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
+                      for p in peer_precisions}
             ours = {(backend, precision): measure("keras", backend, preset=preset, batch=batch, steps=args.steps,
                                                   precision=precision)
                     for precision in args.precisions for backend in args.backends}
-            after = measure("peer", "torch", preset=preset, batch=batch, steps=args.steps)
+            after = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
+                     for p in peer_precisions}
             # the peer runs before and after the backends; their mean is the base of the ratios,
             # so a load that comes and goes on a shared machine skews both sides less
-            peer = {key: (before[key] + after[key]) / 2 for key in ("peer_train_img_s", "peer_infer_img_s")}
+            peer = {p: {key: (before[p][key] + after[p][key]) / 2 for key in ("peer_train_img_s", "peer_infer_img_s")}
+                    for p in peer_precisions}
             for (backend, precision), speeds in ours.items():
-                rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds, **peer,
-                             "train_ratio": speeds["train_img_s"] / peer["peer_train_img_s"],
-                             "infer_ratio": speeds["infer_img_s"] / peer["peer_infer_img_s"]})
+                same = peer[precision]
+                rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds,
+                             **peer["float32"],
+                             "train_ratio": speeds["train_img_s"] / peer["float32"]["peer_train_img_s"],
+                             "infer_ratio": speeds["infer_img_s"] / peer["float32"]["peer_infer_img_s"],
+                             "peer_same_precision_train_img_s": same["peer_train_img_s"],
+                             "peer_same_precision_infer_img_s": same["peer_infer_img_s"],
+                             "train_ratio_same_precision": speeds["train_img_s"] / same["peer_train_img_s"],
+                             "infer_ratio_same_precision": speeds["infer_img_s"] / same["peer_infer_img_s"]})
     with tempfile.TemporaryDirectory() as folder:
         dataset = make_dataset(folder, args.stream_images)
         extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
                   for backend in args.backends}
 
     print("| backend | precision | preset | batch | train img/s | infer img/s | peer train | peer infer "
-          "| train ours/peer | infer ours/peer | peak MiB |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| train ours/peer | infer ours/peer | train, infer ours/peer in the same precision | peak MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['backend']} | {r['precision']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} "
-              f"| {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} "
-              f"| {r['infer_ratio']:.2f} | {r['peak_memory_mb']:.0f} |")
+        print(f"| {r['backend']} | {r['precision']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} "
+              f"| {r['infer_img_s']:.1f} | {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} "
+              f"| {r['train_ratio']:.2f} | {r['infer_ratio']:.2f} | {r['train_ratio_same_precision']:.2f}, "
+              f"{r['infer_ratio_same_precision']:.2f} | {r['peak_memory_mb']:.0f} |")
     print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "
           "| fit streamed img/s | fit in memory img/s | streamed/memory | loading, % of a streamed epoch |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -23,6 +23,21 @@ def test_the_torch_peer_has_the_same_shapes_and_parameter_count(preset):
     assert tuple(peer(torch.zeros(2, 1, 32, 128)).shape) == (31, 2, bench.CHARSET.num_classes)
 
 
+def test_the_bfloat16_peer_computes_in_bfloat16_and_returns_float32():
+    torch = pytest.importorskip("torch")
+    from kerasseq.torch_peer import TorchCRNN
+
+    torch.manual_seed(0)
+    peer = TorchCRNN(PRESETS["small"], bench.CHARSET.num_classes).eval()
+    images = torch.rand(2, 1, 32, 128)
+    exact = peer(images)
+    peer.bfloat16 = True
+    rounded = peer(images)
+    assert rounded.dtype == torch.float32
+    difference = (rounded - exact).abs().max().item()
+    assert 0 < difference < 0.1  # bfloat16's 8-bit mantissa: close, but not float32's result
+
+
 def test_synthetic_outputs_decode_back_to_their_words():
     words = ["hello", "Keras", "book", "aa", "2024"]
     outputs = bench.word_outputs(words)
