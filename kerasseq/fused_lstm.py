@@ -15,6 +15,7 @@ import importlib
 import keras
 
 _keras_lstm = None
+_torch_rnn = None  # keras.src.backend.torch.rnn, looked up once when routing starts
 
 
 def use_fused_cpu_lstm(enabled=True):
@@ -22,13 +23,14 @@ def use_fused_cpu_lstm(enabled=True):
 
     Idempotent; a no-op on other backends. Takes effect for layers called afterwards.
     """
-    global _keras_lstm
+    global _keras_lstm, _torch_rnn
     if keras.backend.backend() != "torch":
         return
     from keras.src import backend
 
     if _keras_lstm is None:
         _keras_lstm = backend.lstm
+        _torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
     backend.lstm = _fused_lstm if enabled else _keras_lstm
 
 
@@ -38,7 +40,7 @@ def _fused_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
     -> (last output (batch, units), outputs (batch, time or 1, units), [h, c])."""
     import torch
 
-    torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
+    torch_rnn = _torch_rnn
     inputs = torch_rnn.convert_to_tensor(inputs)
     fusable = (
         inputs.device.type == "cpu"
