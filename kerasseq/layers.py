@@ -11,6 +11,8 @@ import keras
 from keras import ops
 
 PACKAGE = "kerasseq"
+#: A gate logit this far from 0 gives sigmoid within 2e-9 of 0 or 1.
+SATURATED_GATE = 20.0
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -91,12 +93,21 @@ class NALU(keras.layers.Layer):
     1/eps; the log-space sum is clipped to ±``max_exponent`` before ``exp`` so huge inputs or
     weights give at most exp(max_exponent) (about 4.9e8 by default) and a zero, not NaN,
     gradient past the cap. Like the original, the log path loses the sign of negative inputs.
+
+    ``gate_saturation`` (only with ``input_gate=False``) adds iNALU's gate regulariser,
+    ``gate_saturation * mean(max(SATURATED_GATE - |c|, 0)) / SATURATED_GATE``, which drives
+    each gate logit past ±20 so the unit ends exactly adding or exactly multiplying instead
+    of a blend that only fits the training range. It is scaled by the non-trainable
+    ``saturation_scale`` (1 at the start) so training can hold it off for the first epochs.
     """
 
     def __init__(self, units, epsilon=1e-7, max_exponent=20.0, separate_weights=False, input_gate=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
+                 gate_saturation=0.0, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
+        if gate_saturation and input_gate:
+            raise ValueError("gate_saturation needs input_gate=False: an input-dependent gate has no single logit to saturate")
         self.units = units
+        self.gate_saturation = gate_saturation
         self.epsilon = epsilon
         self.max_exponent = max_exponent
         self.separate_weights = separate_weights
@@ -114,8 +125,14 @@ class NALU(keras.layers.Layer):
                                         name="gate")
         else:
             self.gate = self.add_weight(shape=(self.units,), initializer="zeros", name="gate")
+        if self.gate_saturation:
+            self.saturation_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
+                                                    name="saturation_scale")
 
     def call(self, inputs):
+        if self.gate_saturation:
+            shortfall = ops.mean(ops.maximum(SATURATED_GATE - ops.abs(self.gate), 0.0)) / SATURATED_GATE
+            self.add_loss(self.gate_saturation * self.saturation_scale * shortfall)
         added = self.add_path(inputs)
         log_weight = (self.log_path or self.add_path).weight()
         log_magnitude = ops.log(ops.abs(inputs) + self.epsilon)
@@ -129,7 +146,7 @@ class NALU(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "epsilon": self.epsilon,
                 "max_exponent": self.max_exponent, "separate_weights": self.separate_weights,
-                "input_gate": self.input_gate,
+                "input_gate": self.input_gate, "gate_saturation": self.gate_saturation,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
@@ -144,18 +161,20 @@ class NAU(keras.layers.Layer):
     and after every update) and the sparsity regulariser pulling W to -1, 0 or 1.
 
     inputs: (batch, features) -> (batch, units). Linear, so no log, exp or division: finite
-    for any finite input.
+    for any finite input. ``kernel_initializer`` defaults to Madsen & Johansen's
+    U(-r, r), r = min(0.5, sqrt(3) * sqrt(2 / (features + units))).
     """
 
-    def __init__(self, units, sparsity=0.01, **kwargs):
+    def __init__(self, units, sparsity=0.01, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.sparsity = sparsity
+        self.kernel_initializer = keras.initializers.get(kernel_initializer) if kernel_initializer else None
 
     def build(self, input_shape):
         limit = _madsen_range(input_shape[-1], self.units)
         self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w",
-                                 initializer=keras.initializers.RandomUniform(-limit, limit),
+                                 initializer=self.kernel_initializer or keras.initializers.RandomUniform(-limit, limit),
                                  constraint=Clip(-1.0, 1.0), regularizer=Sparsity(self.sparsity) if self.sparsity else None)
 
     def call(self, inputs):
@@ -165,7 +184,9 @@ class NAU(keras.layers.Layer):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "sparsity": self.sparsity}
+        initializer = keras.initializers.serialize(self.kernel_initializer) if self.kernel_initializer else None
+        return {**super().get_config(), "units": self.units, "sparsity": self.sparsity,
+                "kernel_initializer": initializer}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -24,6 +24,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5, help="seeds per (operation, model)")
     parser.add_argument("--steps", type=int, default=10000, help="training steps per run, batch 128")
     parser.add_argument("--kinds", nargs="+", choices=("static", "recurrent"), default=["static", "recurrent"])
+    parser.add_argument("--models", nargs="+", help="models to run: mlp nac nalu nalu_stable nau_nmu (default: all)")
     parser.add_argument("--skip-applied", action="store_true", help="skip counting and language-to-number")
     parser.add_argument("--out", default="nalu_results", help="folder for results.md, results.json, extrapolation.png")
     args = parse(parser, argv)
@@ -35,10 +36,14 @@ def main(argv=None):
     budget = arithmetic.Budget(steps=1500, seeds=2) if args.quick else arithmetic.Budget(args.steps, seeds=args.seeds)
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
+    models = tuple(args.models or arithmetic.MODELS)
+    if set(models) - set(arithmetic.MODELS):
+        parser.error(f"unknown model(s) {' '.join(sorted(set(models) - set(arithmetic.MODELS)))}; "
+                     f"choose from {' '.join(arithmetic.MODELS)}")
     rows = []
-    with tqdm(total=len(args.kinds) * len(arithmetic.OPERATIONS) * len(arithmetic.MODELS), desc="arithmetic") as bar:
+    with tqdm(total=len(args.kinds) * len(arithmetic.OPERATIONS) * len(models), desc="arithmetic") as bar:
         for kind in args.kinds:
-            rows += arithmetic.simple_function_table(kind, budget, progress=lambda row: bar.update())
+            rows += arithmetic.simple_function_table(kind, budget, models=models, progress=lambda row: bar.update())
     table = arithmetic.markdown_table(rows)
     report = [f"Scaled error, median over {budget.seeds} seeds, {budget.steps} steps of batch {budget.batch_size}; "
               f"success = extrapolation error < {arithmetic.SUCCESS_THRESHOLD}.", "", table]
