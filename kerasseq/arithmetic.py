@@ -39,12 +39,14 @@ STABLE_NALU = {"separate_weights": True, "input_gate": False}
 #: from the start, the gate locks onto whichever path fits first (√a and a/b took the
 #: wrong one in 2 of 3 seeds); later, both paths have fitted and the better one wins.
 GATE_SATURATION, GATE_SATURATION_FROM_EPOCH = 1000.0, 3
-#: ``nalu_stable``'s static selection layer is an NAU started at small positive weights: the
+#: ``nalu_stable``'s static selection layer is an NAU started at U(POSITIVE_START): the
 #: inputs are positive, so every selected sum starts large and positive, away from the NALU
-#: log path's singularity at 0 (a NAC or a NALU there saturates to sum everything or dies at 0).
-POSITIVE_START = keras.initializers.RandomUniform(0.0, 0.1)
+#: log path's singularity at 0 (a NAC or a NALU there saturates to sum everything or dies at
+#: 0). A range, not an initializer object: an unseeded Keras initializer fixes its seed when
+#: made, so one shared instance would start every model and every restart alike.
+POSITIVE_START = (0.0, 0.1)
 #: A stuck ``nalu_stable`` start (one path's log weight gone negative, loss in the millions)
-#: ends near 100 on the scaled in-range error; a working one below 1. Up to 3 starts.
+#: ends at 50-150 on the scaled in-range error; a working one below 1. Up to 3 starts.
 STUCK, STABLE_NALU_STARTS = 10.0, 3
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 SUCCESS_THRESHOLD = 0.01
@@ -108,7 +110,7 @@ def build_static(model, operation, size=100):
         hidden = keras.layers.Dense(64, activation="relu6")(keras.layers.Dense(64, activation="relu6")(inputs))
         return keras.Model(inputs, keras.layers.Dense(1)(hidden))
     if model == "nalu_stable":
-        first = NAU(2, kernel_initializer=POSITIVE_START, name="select")
+        first = NAU(2, kernel_initializer=keras.initializers.RandomUniform(*POSITIVE_START), name="select")
     else:
         first = _unit(model, 2, "a+b", "select")  # picking a and b out of the input is a sum
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(first(inputs)))

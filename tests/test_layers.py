@@ -11,7 +11,7 @@ from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
 LAYERS = {"nac": lambda: NAC(2), "nalu": lambda: NALU(2), "nalu_separate": lambda: NALU(2, separate_weights=True),
           "nalu_stable": lambda: NALU(2, separate_weights=True, input_gate=False),
           "nalu_saturating": lambda: NALU(2, separate_weights=True, input_gate=False, gate_saturation=10.0),
-          "nau": lambda: NAU(2), "nau_positive": lambda: NAU(2, kernel_initializer=arithmetic.POSITIVE_START),
+          "nau": lambda: NAU(2), "nau_positive": lambda: NAU(2, kernel_initializer=keras.initializers.RandomUniform(*arithmetic.POSITIVE_START)),
           "nmu": lambda: NMU(2)}
 
 
