@@ -20,7 +20,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
+from kerasseq.layers import NAC, NALU, NAU, NMU, SATURATED_GATE, ArithmeticCell
 from kerasseq.tasks.classifier import Vocabulary
 from kerasseq.tasks.seq2seq import composed_numbers, number_words
 
@@ -35,10 +35,12 @@ OPERATIONS = {
 MODELS = ("mlp", "nac", "nalu", "nalu_stable", "nau_nmu")
 #: ``nalu_stable``: NALU with its own log-path weight and an input-independent gate (iNALU).
 STABLE_NALU = {"separate_weights": True, "input_gate": False}
-#: Its combining layer's gate is pushed to exactly add or multiply, from this epoch on: set
-#: from the start, the gate locks onto whichever path fits first (√a and a/b took the
-#: wrong one in 2 of 3 seeds); later, both paths have fitted and the better one wins.
-GATE_SATURATION, GATE_SATURATION_FROM_EPOCH = 1000.0, 3
+#: Its combining layer's gate trains freely for this many of the ``EPOCHS``; then training
+#: branches, the gate saturated on the add path in one branch and on the multiply path in
+#: the other (held there by the gate regulariser), and the branch with the lower in-range
+#: validation error is kept. Left to the regulariser alone, the gate locks onto whichever
+#: path fits first: in a range as narrow as U[1, 2], a linear fit of sqrt(a) does.
+GATE_SATURATION, GATE_CHOICE_EPOCH = 1000.0, 3
 #: ``nalu_stable``'s static selection layer is an NAU started at U(POSITIVE_START): the
 #: inputs are positive, so every selected sum starts large and positive, away from the NALU
 #: log path's singularity at 0 (a NAC or a NALU there saturates to sum everything or dies at
@@ -49,6 +51,9 @@ POSITIVE_START = (0.0, 0.1)
 #: ends at 50-150 on the scaled in-range error; a working one below 1. Up to 3 starts.
 STUCK, STABLE_NALU_STARTS = 10.0, 3
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
+#: Every model sees its training set this many times: ``Budget.steps`` updates in all
+#: (``nalu_stable``: 1.7 times that, its last 7 epochs once in each gate branch).
+EPOCHS = 10
 SUCCESS_THRESHOLD = 0.01
 #: A scaled error is capped here in tables: a model can be far worse than random.
 WORST_SHOWN = 1e4
@@ -128,20 +133,6 @@ def build_recurrent(model, operation, size=10):
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(summed))
 
 
-class GateSaturationFromEpoch(keras.callbacks.Callback):
-    """Holds every top-level NALU's gate regulariser off (``saturation_scale`` 0) before
-    ``epoch``, then on (1)."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        for layer in self.model.layers:
-            if isinstance(layer, NALU) and layer.gate_saturation:
-                layer.saturation_scale.assign(float(epoch >= self.epoch))
-
-
 def _mse(model, inputs, targets):
     predictions = model.predict(inputs, verbose=0, batch_size=1024).astype("float64")
     error = np.mean((predictions - targets) ** 2)
@@ -153,12 +144,45 @@ def scaled(error, random_error):
     return float(min(WORST_SHOWN, 100.0 * error / random_error)) if random_error > 0 else float("nan")
 
 
+def _adam(model_name):
+    return keras.optimizers.Adam(1e-3 if model_name == "mlp" else 1e-2, clipnorm=1.0)
+
+
+def fit_stable_nalu(model, train, validation, batch_size):
+    """``nalu_stable``'s training on ``train`` = (inputs, targets (count, 1)). The loss is
+    the MSE divided by the targets' variance, so the gate and sparsity regularisers weigh
+    alike on every operation (a*b's targets vary some 500,000 times more than sqrt(a)'s). The
+    "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs;
+    then, from those weights, one branch per path with the gate set to +-``SATURATED_GATE``
+    and the regulariser on, each with a fresh optimizer for the remaining epochs. The model
+    ends with the branch whose MSE on ``validation`` (fresh training-range data; the
+    extrapolation data is never looked at) is lower. Returns that MSE."""
+    inputs, targets = train
+    variance = float(np.var(targets))
+    loss = lambda y, prediction: keras.ops.mean(keras.ops.square(y - prediction), axis=-1) / variance  # noqa: E731
+    combine = model.get_layer("combine")
+    combine.saturation_scale.assign(0.0)
+    model.compile(optimizer=_adam("nalu_stable"), loss=loss)
+    model.fit(inputs, targets, batch_size=batch_size, epochs=GATE_CHOICE_EPOCH, verbose=0)
+    shared, branches = model.get_weights(), []
+    for logit in (SATURATED_GATE, -SATURATED_GATE):
+        model.set_weights(shared)
+        combine.gate.assign(np.full((combine.units,), logit, "float32"))
+        combine.saturation_scale.assign(1.0)
+        model.compile(optimizer=_adam("nalu_stable"), loss=loss)
+        model.fit(inputs, targets, batch_size=batch_size, epochs=EPOCHS - GATE_CHOICE_EPOCH, verbose=0)
+        branches.append((_mse(model, *validation), model.get_weights()))
+    error, weights = min(branches, key=lambda branch: branch[0])
+    model.set_weights(weights)
+    return error
+
+
 def train_one(kind, model_name, operation, seed, budget):
     """Train one model on one operation with one seed -> dict of scaled interpolation and
     extrapolation errors and the number of starts it took. ``kind`` is ``static`` or
     ``recurrent``. ``nalu_stable`` gets up to ``STABLE_NALU_STARTS`` starts: one whose
     scaled error on fresh training-range data stays above ``STUCK`` is re-initialised
-    (iNALU's restart), with the same data."""
+    (iNALU's restart), with the same data, and trains by :func:`fit_stable_nalu`."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     if kind == "static":
@@ -170,7 +194,7 @@ def train_one(kind, model_name, operation, seed, budget):
         make = lambda count, value_range, steps=10: recurrent_data(  # noqa: E731
             operation, subsets, count, steps, value_range, rng)
         build = lambda: build_recurrent(model_name, operation)  # noqa: E731
-    train_x, train_y = make(budget.steps * budget.batch_size // 10, INTERPOLATION)
+    train_x, train_y = make(budget.steps * budget.batch_size // EPOCHS, INTERPOLATION)
     interpolation = make(5000, INTERPOLATION)
     extrapolation = make(5000, EXTRAPOLATION) if kind == "static" else make(5000, EXTRAPOLATION, 20)
     validation = make(1000, INTERPOLATION)
@@ -179,11 +203,13 @@ def train_one(kind, model_name, operation, seed, budget):
             keras.utils.set_random_seed(seed + 1000 * start)
         model = build()
         random_errors = [_mse(model, *data) for data in (interpolation, extrapolation, validation)]
-        model.compile(optimizer=keras.optimizers.Adam(1e-3 if model_name == "mlp" else 1e-2, clipnorm=1.0),
-                      loss="mse")
-        model.fit(train_x, train_y, batch_size=budget.batch_size, epochs=10, verbose=0,
-                  callbacks=[GateSaturationFromEpoch(GATE_SATURATION_FROM_EPOCH)])
-        if scaled(_mse(model, *validation), random_errors[2]) < STUCK:
+        if model_name == "nalu_stable":
+            error = fit_stable_nalu(model, (train_x, train_y), validation, budget.batch_size)
+        else:
+            model.compile(optimizer=_adam(model_name), loss="mse")
+            model.fit(train_x, train_y, batch_size=budget.batch_size, epochs=EPOCHS, verbose=0)
+            error = _mse(model, *validation)
+        if scaled(error, random_errors[2]) < STUCK:
             break
     return {"interpolation": scaled(_mse(model, *interpolation), random_errors[0]),
             "extrapolation": scaled(_mse(model, *extrapolation), random_errors[1]), "starts": start + 1}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerasseq import arithmetic
-from kerasseq.layers import NAC, NALU, NAU, NMU, ArithmeticCell
+from kerasseq.layers import NAC, NALU, NAU, NMU, SATURATED_GATE, ArithmeticCell
 
 LAYERS = {"nac": lambda: NAC(2), "nalu": lambda: NALU(2), "nalu_separate": lambda: NALU(2, separate_weights=True),
           "nalu_stable": lambda: NALU(2, separate_weights=True, input_gate=False),
@@ -179,3 +179,29 @@ def test_stable_nalu_extrapolates_a_product_where_the_plain_nalu_fails():
     plain = arithmetic.train_one("static", "nalu", "a*b", 0, budget)
     assert stable["interpolation"] < 1.0 and stable["extrapolation"] < 10.0 and plain["extrapolation"] > 50.0, (
         stable, plain)
+
+
+@pytest.mark.parametrize("operation, path_logit", [("a+b", SATURATED_GATE), ("a*b", -SATURATED_GATE)])
+def test_stable_nalu_training_keeps_the_gate_branch_that_fits_the_operation(operation, path_logit):
+    """Both paths start exact (select a and b; add path a+b, log path a*b): after the free
+    epochs, the saturated branch on the path that computes the target fits it and the other
+    cannot, and the model that remains is the one with the lower validation error."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    start_a, start_b, length = subsets = arithmetic.slices(100, rng)
+    train = arithmetic.static_data(operation, subsets, 1280, arithmetic.INTERPOLATION, rng)
+    validation = arithmetic.static_data(operation, subsets, 500, arithmetic.INTERPOLATION, rng)
+    model = arithmetic.build_static("nalu_stable", operation)
+    selection = np.zeros((100, 2), "float32")
+    selection[start_a:start_a + length, 0] = selection[start_b:start_b + length, 1] = 1.0
+    model.get_layer("select").w.assign(selection)
+    combine = model.get_layer("combine")
+    for path in (combine.add_path, combine.log_path):
+        path.w_hat.assign(np.full((2, 1), 20.0, "float32"))
+        path.m_hat.assign(np.full((2, 1), 20.0, "float32"))
+    error = arithmetic.fit_stable_nalu(model, train, validation, batch_size=128)
+    assert keras.ops.convert_to_numpy(combine.gate).tolist() == pytest.approx([path_logit], abs=0.5)
+    assert float(keras.ops.convert_to_numpy(combine.saturation_scale)) == 1.0
+    inputs, targets = validation
+    kept_error = np.mean((model.predict(inputs, verbose=0) - targets) ** 2)
+    assert error == pytest.approx(kept_error, rel=1e-4) and error < 0.05 * np.var(targets), (error, np.var(targets))
