@@ -123,16 +123,21 @@ class NALU(keras.layers.Layer):
         if self.input_gate:
             self.gate = self.add_weight(shape=(input_shape[-1], self.units), initializer=self.kernel_initializer,
                                         name="gate")
-        else:
-            self.gate = self.add_weight(shape=(self.units,), initializer="zeros", name="gate")
+            return
+        self.gate = self.add_weight(shape=(self.units,), initializer="zeros", name="gate",
+                                    regularizer=self._gate_shortfall if self.gate_saturation else None)
         if self.gate_saturation:
             self.saturation_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
                                                     name="saturation_scale")
 
+    def _gate_shortfall(self, gate):
+        """The gate regulariser, a scalar. A weight regulariser, not ``add_loss`` in ``call``:
+        it counts once per model even inside a recurrent cell, and it stays out of the
+        cell's loop (JAX cannot return a loss traced inside its scan)."""
+        shortfall = ops.mean(ops.maximum(SATURATED_GATE - ops.abs(gate), 0.0)) / SATURATED_GATE
+        return self.gate_saturation * self.saturation_scale * shortfall
+
     def call(self, inputs):
-        if self.gate_saturation:
-            shortfall = ops.mean(ops.maximum(SATURATED_GATE - ops.abs(self.gate), 0.0)) / SATURATED_GATE
-            self.add_loss(self.gate_saturation * self.saturation_scale * shortfall)
         added = self.add_path(inputs)
         log_weight = (self.log_path or self.add_path).weight()
         log_magnitude = ops.log(ops.abs(inputs) + self.epsilon)

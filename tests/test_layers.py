@@ -73,6 +73,19 @@ def test_gate_saturation_charges_the_gate_logits_short_of_twenty_unless_held_off
         NALU(2, gate_saturation=1.0)
 
 
+def test_gate_saturation_inside_a_recurrent_cell_trains_and_counts_once_per_model():
+    """Charged per call, the regulariser would count once per time step (6 here) and, on
+    JAX, leak out of the RNN's scan; as a weight regulariser it adds exactly 4 * 1."""
+    keras.utils.set_random_seed(8)
+    cell = ArithmeticCell(2, "nalu", {"input_gate": False, "gate_saturation": 4.0})
+    model = keras.Sequential([keras.Input((6, 3)), keras.layers.RNN(cell)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    data = np.random.default_rng(8).uniform(0.5, 1.5, size=(8, 6, 3)).astype("float32")
+    targets = np.ones((8, 2), "float32")
+    mse = float(np.mean((model.predict(data, verbose=0) - targets) ** 2))
+    assert float(model.train_on_batch(data, targets)) == pytest.approx(mse + 4.0, rel=1e-5)
+
+
 def test_nau_and_nmu_compute_what_their_weights_say():
     inputs = np.array([[2.0, 3.0, 5.0], [0.0, 4.0, -1.0]], "float32")
     nau, nmu = NAU(1), NMU(1)
