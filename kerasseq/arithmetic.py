@@ -123,12 +123,16 @@ def build_static(model, operation, size=100):
 
 def build_recurrent(model, operation, size=10):
     """(batch, steps, size) -> (batch, 1): a recurrent accumulator (LSTM(64) for ``mlp``; an
-    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer."""
+    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer.
+    ``nalu_stable``'s cell carries the gate regulariser too, so at every step it ends
+    adding or multiplying rather than a blend that only fits sequences of the training
+    length."""
     inputs = keras.Input((None, size))
     if model == "mlp":
         return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(64)(inputs)))
     unit = {"nac": "nac", "nalu": "nalu", "nalu_stable": "nalu", "nau_nmu": "nau"}[model]
-    cell = ArithmeticCell(2, unit, STABLE_NALU if model == "nalu_stable" else None)
+    stable = {**STABLE_NALU, "gate_saturation": GATE_SATURATION}
+    cell = ArithmeticCell(2, unit, stable if model == "nalu_stable" else None)
     summed = keras.layers.RNN(cell, name="accumulate")(inputs)
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(summed))
 

@@ -86,6 +86,12 @@ def test_gate_saturation_inside_a_recurrent_cell_trains_and_counts_once_per_mode
     assert float(model.train_on_batch(data, targets)) == pytest.approx(mse + 4.0, rel=1e-5)
 
 
+def test_recurrent_stable_nalu_regularises_the_gates_of_its_cell_and_of_its_combining_layer():
+    model = arithmetic.build_recurrent("nalu_stable", "a-b")
+    # Every gate logit starts at 0, the whole shortfall: GATE_SATURATION for each of the two NALUs.
+    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) == pytest.approx(2 * arithmetic.GATE_SATURATION)
+
+
 def test_nau_and_nmu_compute_what_their_weights_say():
     inputs = np.array([[2.0, 3.0, 5.0], [0.0, 4.0, -1.0]], "float32")
     nau, nmu = NAU(1), NMU(1)
