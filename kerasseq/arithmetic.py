@@ -33,14 +33,18 @@ OPERATIONS = {
     "sqrt(a)": lambda a, b: np.sqrt(a),
 }
 MODELS = ("mlp", "nac", "nalu", "nalu_stable", "nau_nmu")
-#: ``nalu_stable``: NALU with its own log-path weight and an input-independent gate (iNALU).
-STABLE_NALU = {"separate_weights": True, "input_gate": False}
-#: Its combining layer's gate trains freely for this many of the ``EPOCHS``; then training
-#: branches, the gate saturated on the add path in one branch and on the multiply path in
-#: the other (held there by the gate regulariser), and the branch with the lower in-range
-#: validation error is kept. Left to the regulariser alone, the gate locks onto whichever
-#: path fits first: in a range as narrow as U[1, 2], a linear fit of sqrt(a) does.
+#: ``nalu_stable``'s combining layer's gate trains freely for ``GATE_CHOICE_EPOCH`` of the
+#: ``EPOCHS``; then training branches, the gate saturated on the add path in one branch and
+#: on the multiply path in the other (held there by the gate regulariser of strength
+#: ``GATE_SATURATION``), and the branch with the lower in-range validation error is kept.
+#: Left to the regulariser alone, the gate locks onto whichever path fits first: in a range
+#: as narrow as U[1, 2], a linear fit of sqrt(a) does.
 GATE_SATURATION, GATE_CHOICE_EPOCH = 1000.0, 3
+#: ``nalu_stable``'s NALUs: their own log-path weight and an input-independent gate with
+#: the saturation regulariser (iNALU), in the combining layer and, for the recurrent task,
+#: in the cell, so each ends adding or multiplying, not a blend that only fits the training
+#: range or the training sequence length.
+STABLE_NALU = {"separate_weights": True, "input_gate": False, "gate_saturation": GATE_SATURATION}
 #: ``nalu_stable``'s static selection layer is an NAU started at U(POSITIVE_START): the
 #: inputs are positive, so every selected sum starts large and positive, away from the NALU
 #: log path's singularity at 0 (a NAC or a NALU there saturates to sum everything or dies at
@@ -103,7 +107,7 @@ def _unit(model, units, operation, name):
     if model == "nalu":
         return NALU(units, name=name)
     if model == "nalu_stable":
-        return NALU(units, name=name, gate_saturation=GATE_SATURATION, **STABLE_NALU)
+        return NALU(units, name=name, **STABLE_NALU)
     return NAU(units, name=name) if operation in ("a+b", "a-b") else NMU(units, name=name)
 
 
@@ -123,16 +127,12 @@ def build_static(model, operation, size=100):
 
 def build_recurrent(model, operation, size=10):
     """(batch, steps, size) -> (batch, 1): a recurrent accumulator (LSTM(64) for ``mlp``; an
-    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer.
-    ``nalu_stable``'s cell carries the gate regulariser too, so at every step it ends
-    adding or multiplying rather than a blend that only fits sequences of the training
-    length."""
+    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer."""
     inputs = keras.Input((None, size))
     if model == "mlp":
         return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(64)(inputs)))
     unit = {"nac": "nac", "nalu": "nalu", "nalu_stable": "nalu", "nau_nmu": "nau"}[model]
-    stable = {**STABLE_NALU, "gate_saturation": GATE_SATURATION}
-    cell = ArithmeticCell(2, unit, stable if model == "nalu_stable" else None)
+    cell = ArithmeticCell(2, unit, STABLE_NALU if model == "nalu_stable" else None)
     summed = keras.layers.RNN(cell, name="accumulate")(inputs)
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(summed))
 
