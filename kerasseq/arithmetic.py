@@ -156,14 +156,15 @@ def fit_stable_nalu(model, train, validation, batch_size):
     """``nalu_stable``'s training on ``train`` = (inputs, targets (count, 1)). The loss is
     the MSE divided by the targets' variance, so the gate and sparsity regularisers weigh
     alike on every operation (a*b's targets vary some 500,000 times more than sqrt(a)'s). The
-    "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs;
+    "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs
+    (a recurrent cell's gate regulariser stays on throughout);
     then, from those weights, one branch per path with the gate set to +-``SATURATED_GATE``
     and the regulariser on, each with a fresh optimizer for the remaining epochs. The model
     ends with the branch whose MSE on ``validation`` (fresh training-range data; the
     extrapolation data is never looked at) is lower. Returns that MSE."""
     inputs, targets = train
     variance = float(np.var(targets))
-    loss = lambda y, prediction: keras.ops.mean(keras.ops.square(y - prediction), axis=-1) / variance  # noqa: E731
+    loss = lambda y, prediction: keras.losses.mean_squared_error(y, prediction) / variance  # noqa: E731
     combine = model.get_layer("combine")
     combine.saturation_scale.assign(0.0)
     model.compile(optimizer=_adam("nalu_stable"), loss=loss)
