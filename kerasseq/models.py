@@ -55,13 +55,27 @@ def _pixel_columns(images, dtype):
     return keras.layers.Reshape((CANVAS_WIDTH, CANVAS_HEIGHT), dtype=dtype, name="columns")(columns)
 
 
+def _lstm_dtype(dtype):
+    """The dtype policy of a recogniser's LSTMs under the policy ``dtype``: the same,
+    except ``mixed_bfloat16`` on a JAX GPU. There Keras runs LSTMs through cuDNN
+    (``jax.experimental.rnn``), which lowers float32 and float16 but fails on bfloat16
+    (Keras 3.15, jaxlib 0.11), so the LSTMs compute in float32 and the rest in bfloat16."""
+    if dtype == "mixed_bfloat16" and keras.backend.backend() == "jax":
+        import jax
+
+        if jax.default_backend() == "gpu":
+            return "float32"
+    return dtype
+
+
 def build_network(charset, architecture, synchronized_batchnorm=False):
     """(inputs, outputs) of a recogniser: images (batch, 32, 128, 1) float32 in [0, 1]
     -> per-step class probabilities (batch, T, len(charset) + 1) float32, class 0 the blank.
 
     ``architecture["precision"]`` (default ``float32``) is the Keras dtype policy of every
     layer but the softmax, which stays float32 for the CTC loss; ``mixed_bfloat16``
-    computes in bfloat16 on float32 weights.
+    computes in bfloat16 on float32 weights (on a JAX GPU, the LSTMs in float32: see
+    :func:`_lstm_dtype`).
     """
     kind = architecture.get("kind")
     dtype = architecture.get("precision", "float32")
@@ -74,9 +88,11 @@ def build_network(charset, architecture, synchronized_batchnorm=False):
         x = _pixel_columns(images, dtype)
     else:
         raise ModelError(f"unknown architecture kind {kind!r}; use 'crnn' or 'rnn'")
+    lstm_dtype = _lstm_dtype(dtype)
     for index in range(architecture.get("lstm_layers", 2)):
-        lstm = keras.layers.LSTM(architecture["lstm_units"], return_sequences=True, dropout=architecture["dropout"], dtype=dtype)
-        x = keras.layers.Bidirectional(lstm, dtype=dtype, name=f"bilstm{index + 1}")(x)
+        lstm = keras.layers.LSTM(architecture["lstm_units"], return_sequences=True, dropout=architecture["dropout"],
+                                 dtype=lstm_dtype)
+        x = keras.layers.Bidirectional(lstm, dtype=lstm_dtype, name=f"bilstm{index + 1}")(x)
     outputs = keras.layers.Dense(Charset(charset).num_classes, activation="softmax", dtype="float32", name="classes")(x)
     return images, outputs
 
