@@ -39,8 +39,28 @@ def _rate(batch, step_seconds):
 
 
 def peak_memory_mb():
-    """Peak resident memory of this process so far, MiB (Linux ``ru_maxrss``)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak memory of this process so far, MiB, and where: ``(MiB, "gpu")`` for the most
+    GPU memory the backend's allocator held (PyTorch's ``max_memory_allocated``, JAX's
+    ``peak_bytes_in_use``, TensorFlow's ``get_memory_info``) when it computes on a GPU,
+    else ``(MiB, "cpu")`` for the peak resident memory (Linux ``ru_maxrss``)."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated() / 2**20, "gpu"
+    elif backend == "jax":
+        import jax
+
+        device = jax.local_devices()[0]
+        if device.platform == "gpu":
+            return device.memory_stats()["peak_bytes_in_use"] / 2**20, "gpu"
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("GPU"):
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "gpu"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "cpu"
 
 
 def keras_speeds(preset, batch, steps=8, warmup=3, precision="float32"):

@@ -3,11 +3,17 @@ kerasseq against. Benchmark-only; needs ``torch`` (the ``torch`` extra), not Ker
 
 Same network as :func:`kerasseq.models.build_crnn` for a preset: 7 convolutions with the
 same pooling and batch normalisation, 2 bidirectional LSTMs, a softmax layer, and
-``torch.nn.CTCLoss``. Images are NCHW (batch, 1, 32, 128), PyTorch's native layout.
+``torch.nn.CTCLoss``. Images are NCHW (batch, 1, 32, 128), PyTorch's native layout. It runs
+on the GPU when PyTorch sees one (CUDA), else on the CPU.
 """
 
 import torch
 from torch import nn
+
+
+def peer_device():
+    """``"cuda"`` where PyTorch sees a GPU, else ``"cpu"``: where the peer runs."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class TorchCRNN(nn.Module):
@@ -38,7 +44,7 @@ class TorchCRNN(nn.Module):
         self.classes = nn.Linear(2 * units, num_classes)
 
     def forward(self, images):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16):
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
             x = self.features(images).squeeze(2).permute(2, 0, 1)  # (31, batch, filters)
             x, _ = self.lstm1(self.dropout(x))
             x, _ = self.lstm2(self.dropout(x))
@@ -48,12 +54,14 @@ class TorchCRNN(nn.Module):
 
 def peer_step_times(architecture, num_classes, images, labels, steps, train=True, bfloat16=False):
     """Seconds per step of ``steps`` training steps (Adam + CTC) or inference passes of the
-    peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded."""
+    peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded.
+    On a GPU each step's time runs until the GPU has finished it."""
     import time
 
-    model = TorchCRNN(architecture, num_classes, bfloat16)
-    inputs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    targets = torch.from_numpy(labels).long()
+    device = peer_device()
+    model = TorchCRNN(architecture, num_classes, bfloat16).to(device)
+    inputs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(device)
+    targets = torch.from_numpy(labels).long().to(device)
     target_lengths = (targets > 0).sum(1)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
@@ -71,5 +79,7 @@ def peer_step_times(architecture, num_classes, images, labels, steps, train=True
         else:
             with torch.inference_mode():
                 model(inputs)
+        if device == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return times

@@ -42,20 +42,26 @@ def worker(args):
         result = bench.decoding_speeds(words[:: max(1, len(words) // 1000)], lexicon)
     else:
         result = bench.streamed_vs_memory(args.dataset, batch=args.batch)
-    result["peak_memory_mb"] = bench.peak_memory_mb()
+    result["peak_memory_mb"], result["device"] = bench.peak_memory_mb()
     print(json.dumps(result))
     return 0
 
 
-def measure(kind, backend, **options):
-    """Run one worker process -> its JSON result."""
+def measure(kind, backend, required=True, **options):
+    """Run one worker process -> its JSON result, also echoed to stderr as it comes. A
+    failed worker raises, or where not ``required`` is reported on stderr -> None."""
     command = [sys.executable, os.path.abspath(__file__), "--worker", kind]
     for name, value in options.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
     print(f"measuring {kind} {backend} {options} ...", file=sys.stderr, flush=True)
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
     if done.returncode:
-        raise KerasseqError(f"{kind} on {backend} failed: {done.stderr.strip()[-500:]}")
+        message = f"{kind} on {backend} {options} failed: {done.stderr.strip()[-500:]}"
+        if required:
+            raise KerasseqError(message)
+        print(message, file=sys.stderr, flush=True)
+        return None
+    print(f"  -> {done.stdout.strip().splitlines()[-1]}", file=sys.stderr, flush=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -81,6 +87,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 3 warm-up steps)")
     parser.add_argument("--stream-images", type=int, default=2048, help="images in the streamed-vs-memory dataset")
     parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the training/inference table: no decoding or streamed-fit rows")
     parser.add_argument("--json", help="also write every row as a list of objects")
     parser.add_argument("--worker", choices=("keras", "peer", "decode", "stream"), help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)
@@ -93,14 +101,15 @@ def main(argv=None):
     if args.quick:
         args.presets, args.batches, args.steps, args.stream_images = ["small"], [16], 3, 256
 
-    rows = []
+    rows, failed = [], []
     for preset in args.presets:
         for batch in args.batches:
             peer_precisions = sorted({"float32", *args.precisions})
             before = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
                       for p in peer_precisions}
-            ours = {(backend, precision): measure("keras", backend, preset=preset, batch=batch, steps=args.steps,
-                                                  precision=precision)
+            # a backend that fails in one precision is reported and left out, not the whole run lost
+            ours = {(backend, precision): measure("keras", backend, required=False, preset=preset, batch=batch,
+                                                  steps=args.steps, precision=precision)
                     for precision in args.precisions for backend in args.backends}
             after = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
                      for p in peer_precisions}
@@ -109,28 +118,39 @@ def main(argv=None):
             peer = {p: {key: (before[p][key] + after[p][key]) / 2 for key in ("peer_train_img_s", "peer_infer_img_s")}
                     for p in peer_precisions}
             for (backend, precision), speeds in ours.items():
+                if speeds is None:
+                    failed.append(f"{backend} {precision} {preset} batch {batch}")
+                    continue
                 same = peer[precision]
                 rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds,
-                             **peer["float32"],
+                             **peer["float32"], "peer_device": before["float32"]["device"],
                              "train_ratio": speeds["train_img_s"] / peer["float32"]["peer_train_img_s"],
                              "infer_ratio": speeds["infer_img_s"] / peer["float32"]["peer_infer_img_s"],
                              "peer_same_precision_train_img_s": same["peer_train_img_s"],
                              "peer_same_precision_infer_img_s": same["peer_infer_img_s"],
                              "train_ratio_same_precision": speeds["train_img_s"] / same["peer_train_img_s"],
                              "infer_ratio_same_precision": speeds["infer_img_s"] / same["peer_infer_img_s"]})
-    with tempfile.TemporaryDirectory() as folder:
-        dataset = make_dataset(folder, args.stream_images)
-        extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
-                  for backend in args.backends}
+    extras = {}
+    if not args.speed_only:
+        with tempfile.TemporaryDirectory() as folder:
+            dataset = make_dataset(folder, args.stream_images)
+            extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
+                      for backend in args.backends}
 
-    print("| backend | precision | preset | batch | train img/s | infer img/s | peer train | peer infer "
-          "| train ours/peer | infer ours/peer | train, infer ours/peer in the same precision | peak MiB |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| backend | device (ours, peer) | precision | preset | batch | train img/s | infer img/s | peer train "
+          "| peer infer | train ours/peer | infer ours/peer | train, infer ours/peer in the same precision "
+          "| peak MiB (GPU memory on a GPU) |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['backend']} | {r['precision']} | {r['preset']} | {r['batch']} | {r['train_img_s']:.1f} "
-              f"| {r['infer_img_s']:.1f} | {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} "
-              f"| {r['train_ratio']:.2f} | {r['infer_ratio']:.2f} | {r['train_ratio_same_precision']:.2f}, "
-              f"{r['infer_ratio_same_precision']:.2f} | {r['peak_memory_mb']:.0f} |")
+        print(f"| {r['backend']} | {r['device']}, {r['peer_device']} | {r['precision']} | {r['preset']} "
+              f"| {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} | {r['peer_train_img_s']:.1f} "
+              f"| {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} | {r['infer_ratio']:.2f} "
+              f"| {r['train_ratio_same_precision']:.2f}, {r['infer_ratio_same_precision']:.2f} "
+              f"| {r['peak_memory_mb']:.0f} |")
+    if failed:
+        print(f"\nfailed (see above): {'; '.join(failed)}")
+    if not extras:
+        return _write_json(args.json, rows)
     print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "
           "| fit streamed img/s | fit in memory img/s | streamed/memory | loading, % of a streamed epoch |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -139,10 +159,15 @@ def main(argv=None):
               f"| {e['streamed_img_s']:.1f} | {e['memory_img_s']:.1f} | {e['streamed_share']:.2f} "
               f"| {100 * e['loading_share']:.2f} |")
     print(f"\nlexicon: {extras[args.backends[0]]['lexicon_size']} words")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows + [{"backend": b, "kind": "decoding_and_streaming", **e} for b, e in extras.items()],
-                      handle, indent=1)
+    return _write_json(args.json, rows + [{"backend": b, "kind": "decoding_and_streaming", **e}
+                                          for b, e in extras.items()])
+
+
+def _write_json(path, rows):
+    """Write ``rows`` to ``path`` as a JSON list (nothing when ``path`` is None) -> exit code 0."""
+    if path:
+        with open(path, "w") as handle:
+            json.dump(rows, handle, indent=1)
     return 0
 
 

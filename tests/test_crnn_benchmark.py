@@ -1,6 +1,8 @@
 """The CRNN benchmark's pieces measure what they claim: the PyTorch peer is the same
 network, decoders read the synthetic outputs back, and every rate is a positive number."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,24 @@ def test_streamed_and_in_memory_fit_are_both_timed(dataset):
     assert speeds["streamed_img_s"] > 0 and speeds["memory_img_s"] > 0
     assert speeds["streamed_share"] == pytest.approx(speeds["streamed_img_s"] / speeds["memory_img_s"])
     assert 0 < speeds["loading_share"] < 1
+
+
+def test_peak_memory_on_a_cpu_is_the_resident_peak_in_mib():
+    grown = np.ones(64 * 2**20 // 8)  # 64 MiB touched
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+    peak, device = bench.peak_memory_mb()  # read second: at least the resident size read first, to
+    # the kernel's per-thread counting slack (seen: 0.1 MiB under)
+    resident_mib = int(status["VmRSS"].split()[0]) / 1024
+    total_mib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    assert device == "cpu" and grown.sum() > 0
+    assert 64 < 0.99 * resident_mib <= peak < total_mib
+
+
+def test_a_failed_measurement_is_reported_where_optional_else_raised(capsys):
+    from conftest import load_script
+
+    bench_crnn = load_script("bench_crnn")
+    assert bench_crnn.measure("keras", "jax", required=False, preset="nonexistent", batch=2, steps=1) is None
+    assert "keras on jax {'preset': 'nonexistent'" in capsys.readouterr().err
+    with pytest.raises(bench_crnn.KerasseqError, match="failed"):
+        bench_crnn.measure("keras", "jax", preset="nonexistent", batch=2, steps=1)
