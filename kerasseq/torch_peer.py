@@ -55,30 +55,33 @@ class TorchCRNN(nn.Module):
 def peer_step_times(architecture, num_classes, images, labels, steps, train=True, bfloat16=False):
     """Seconds per step of ``steps`` training steps (Adam + CTC) or inference passes of the
     peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded.
-    On a GPU each step's time runs until the GPU has finished it."""
+    Each step does the work a Keras step does: the batch comes from host memory and an
+    inference pass's output goes back to it (on a CPU both are no-ops). On a GPU each
+    step's time runs until the GPU has finished it."""
     import time
 
     device = peer_device()
     model = TorchCRNN(architecture, num_classes, bfloat16).to(device)
-    inputs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(device)
-    targets = torch.from_numpy(labels).long().to(device)
-    target_lengths = (targets > 0).sum(1)
+    host_images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    host_targets = torch.from_numpy(labels).long()
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     times = []
     model.train(train)
     for _ in range(steps):
         start = time.perf_counter()
+        inputs = host_images.to(device)
         if train:
+            targets = host_targets.to(device)
             log_probabilities = model(inputs)
             input_lengths = torch.full((len(inputs),), log_probabilities.shape[0], dtype=torch.long)
-            loss = ctc(log_probabilities, targets, input_lengths, target_lengths)
+            loss = ctc(log_probabilities, targets, input_lengths, (targets > 0).sum(1))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         else:
             with torch.inference_mode():
-                model(inputs)
+                model(inputs).cpu()
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
