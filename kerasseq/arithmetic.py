@@ -15,7 +15,9 @@ experiments: counting digits in a sequence with a recurrent NAC, and reading num
 into their value with an LSTM topped by a NALU or a linear layer.
 """
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
 
 import keras
 import numpy as np
@@ -138,7 +140,7 @@ def build_recurrent(model, operation, size=10):
 
 
 def _mse(model, inputs, targets):
-    predictions = model.predict(inputs, verbose=0, batch_size=1024).astype("float64")
+    predictions = model.predict(inputs, verbose=0, batch_size=len(inputs)).astype("float64")
     error = np.mean((predictions - targets) ** 2)
     return float(error) if np.isfinite(error) else float("inf")
 
@@ -220,22 +222,46 @@ def train_one(kind, model_name, operation, seed, budget):
             "extrapolation": scaled(_mse(model, *extrapolation), random_errors[1]), "starts": start + 1}
 
 
-def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None):
+def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None, pool=None):
     """Every (operation, model) over ``budget.seeds`` seeds -> list of rows with the median
-    scaled interpolation and extrapolation errors, the success rate and the starts used."""
+    scaled interpolation and extrapolation errors, the success rate and the starts used.
+    ``pool``: a :func:`worker_pool` to train the runs in (default: one after the other
+    here); every run seeds itself, so the rows are the same either way."""
+    cases = [(operation, model_name) for operation in operations for model_name in models]
+    tasks = [(kind, model_name, operation, seed, budget) for operation, model_name in cases
+             for seed in range(budget.seeds)]
+    runs = (pool.map if pool else map)(train_one, *zip(*tasks))
     rows = []
-    for operation in operations:
-        for model_name in models:
-            runs = [train_one(kind, model_name, operation, seed, budget) for seed in range(budget.seeds)]
-            extrapolation = [run["extrapolation"] for run in runs]
-            rows.append({"kind": kind, "operation": operation, "model": model_name,
-                         "interpolation": float(np.median([run["interpolation"] for run in runs])),
-                         "extrapolation": float(np.median(extrapolation)),
-                         "success": float(np.mean([e < SUCCESS_THRESHOLD for e in extrapolation])),
-                         "seeds": budget.seeds, "starts": sum(run["starts"] for run in runs)})
-            if progress:
-                progress(rows[-1])
+    for operation, model_name in cases:
+        case_runs = [next(runs) for _ in range(budget.seeds)]
+        extrapolation = [run["extrapolation"] for run in case_runs]
+        rows.append({"kind": kind, "operation": operation, "model": model_name,
+                     "interpolation": float(np.median([run["interpolation"] for run in case_runs])),
+                     "extrapolation": float(np.median(extrapolation)),
+                     "success": float(np.mean([e < SUCCESS_THRESHOLD for e in extrapolation])),
+                     "seeds": budget.seeds, "starts": sum(run["starts"] for run in case_runs)})
+        if progress:
+            progress(rows[-1])
     return rows
+
+
+def worker_pool(jobs):
+    """An executor for the experiments: ``jobs`` spawned worker processes (each imports
+    Keras with this process's ``KERAS_BACKEND``), or for ``jobs`` = 1 this process, which
+    runs each call when it is submitted (``map`` lazily, as the builtin)."""
+    if jobs > 1:
+        return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    return _InProcess()
+
+
+class _InProcess(concurrent.futures.Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        return map(fn, *iterables)
 
 
 def counting(seed=0, train_length=10, test_lengths=(100, 1000), epochs=600):
