@@ -42,17 +42,17 @@ MODELS = ("mlp", "nac", "nalu", "nalu_stable", "nau_nmu")
 #: Left to the regulariser alone, the gate locks onto whichever path fits first: in a range
 #: as narrow as U[1, 2], a linear fit of sqrt(a) does.
 GATE_SATURATION, GATE_CHOICE_EPOCH = 1000.0, 3
-#: ``nalu_stable``'s NALUs: their own log-path weight and an input-independent gate with
-#: the saturation regulariser (iNALU), in the combining layer and, for the recurrent task,
-#: in the cell, so each ends adding or multiplying, not a blend that only fits the training
-#: range or the training sequence length.
+#: ``nalu_stable``'s combining NALU: its own log-path weight and an input-independent gate
+#: with the saturation regulariser (iNALU), so it ends adding or multiplying, not a blend
+#: that only fits the training range.
 STABLE_NALU = {"separate_weights": True, "input_gate": False, "gate_saturation": GATE_SATURATION}
-#: ``nalu_stable``'s static selection layer is an NAU started at U(POSITIVE_START): the
-#: inputs are positive, so every selected sum starts large and positive, away from the NALU
-#: log path's singularity at 0 (a NAC or a NALU there saturates to sum everything or dies at
-#: 0). A range, not an initializer object: an unseeded Keras initializer fixes its seed when
-#: made, so one shared instance would start every model and every restart alike.
-POSITIVE_START = (0.0, 0.1)
+#: ``nalu_stable``'s selection layer is an NAU started at U(0, 0.1) (statically; recurrent,
+#: the unit of an accumulating cell): the inputs are positive, so every selected sum starts
+#: large and positive, away from the NALU log path's singularity at 0 (a NAC or a NALU
+#: there saturates to sum everything or dies at 0). A config, not an initializer object: an
+#: unseeded Keras initializer fixes its seed when made, so one shared instance would start
+#: every model and every restart alike.
+POSITIVE_START = {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 0.1}}
 #: A stuck ``nalu_stable`` start (one path's log weight gone negative, loss in the millions)
 #: ends at 50-150 on the scaled in-range error; a working one below 1. Up to 3 starts.
 STUCK, STABLE_NALU_STARTS = 10.0, 3
@@ -121,7 +121,7 @@ def build_static(model, operation, size=100):
         hidden = keras.layers.Dense(64, activation="relu6")(keras.layers.Dense(64, activation="relu6")(inputs))
         return keras.Model(inputs, keras.layers.Dense(1)(hidden))
     if model == "nalu_stable":
-        first = NAU(2, kernel_initializer=keras.initializers.RandomUniform(*POSITIVE_START), name="select")
+        first = NAU(2, kernel_initializer=POSITIVE_START, name="select")
     else:
         first = _unit(model, 2, "a+b", "select")  # picking a and b out of the input is a sum
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(first(inputs)))
@@ -129,12 +129,17 @@ def build_static(model, operation, size=100):
 
 def build_recurrent(model, operation, size=10):
     """(batch, steps, size) -> (batch, 1): a recurrent accumulator (LSTM(64) for ``mlp``; an
-    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise) and the combining layer."""
+    :class:`ArithmeticCell` of NAC, NALU or NAU otherwise; for ``nalu_stable`` an
+    accumulating cell of an NAU) and the combining layer."""
     inputs = keras.Input((None, size))
     if model == "mlp":
         return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(64)(inputs)))
-    unit = {"nac": "nac", "nalu": "nalu", "nalu_stable": "nalu", "nau_nmu": "nau"}[model]
-    cell = ArithmeticCell(2, unit, STABLE_NALU if model == "nalu_stable" else None)
+    if model == "nalu_stable":
+        # the static model's selection, summed over time by construction: a learnt recurrence
+        # (a NALU or an NAU on [x_t, h_{t-1}]) settled off the identity and failed a*b and a^2
+        cell = ArithmeticCell(2, "nau", {"kernel_initializer": POSITIVE_START}, accumulate=True)
+    else:
+        cell = ArithmeticCell(2, {"nac": "nac", "nalu": "nalu", "nau_nmu": "nau"}[model])
     summed = keras.layers.RNN(cell, name="accumulate")(inputs)
     return keras.Model(inputs, _unit(model, 1, operation, "combine")(summed))
 
@@ -158,8 +163,7 @@ def fit_stable_nalu(model, train, validation, batch_size):
     """``nalu_stable``'s training on ``train`` = (inputs, targets (count, 1)). The loss is
     the MSE divided by the targets' variance, so the gate and sparsity regularisers weigh
     alike on every operation (a*b's targets vary some 500,000 times more than sqrt(a)'s). The
-    "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs
-    (a recurrent cell's gate regulariser stays on throughout);
+    "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs;
     then, from those weights, one branch per path with the gate set to +-``SATURATED_GATE``
     and the regulariser on, each with a fresh optimizer for the remaining epochs. The model
     ends with the branch whose MSE on ``validation`` (fresh training-range data; the

@@ -232,30 +232,37 @@ UNITS = {"nac": NAC, "nalu": NALU, "nau": NAU, "nmu": NMU, "dense": keras.layers
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ArithmeticCell(keras.layers.Layer):
     """A recurrent cell for ``keras.layers.RNN``: ``h_t = unit([x_t, h_{t-1}])`` where
-    ``unit`` is one of ``nac``, ``nalu``, ``nau``, ``nmu`` (or ``dense`` as a baseline).
+    ``unit`` is one of ``nac``, ``nalu``, ``nau``, ``nmu`` (or ``dense`` as a baseline);
+    with ``accumulate``, ``h_t = h_{t-1} + unit(x_t)``: a running sum by construction, of
+    what the unit makes of each step's input.
 
     A NAC cell whose weights settle at 1 on ``x_t`` and on ``h_{t-1}`` is an exact running
     sum. State and output: (batch, units). ``unit_config`` goes to the unit's constructor.
     """
 
-    def __init__(self, units, unit="nac", unit_config=None, **kwargs):
+    def __init__(self, units, unit="nac", unit_config=None, accumulate=False, **kwargs):
         super().__init__(**kwargs)
         if unit not in UNITS:
             raise ValueError(f"unknown arithmetic unit {unit!r}; choose one of {', '.join(UNITS)}")
         self.units = units
         self.unit = unit
         self.unit_config = dict(unit_config or {})
+        self.accumulate = accumulate
         self.state_size = units
         self.output_size = units
         self.inner = UNITS[unit](units, **self.unit_config, name=f"{unit}_unit")
 
     def build(self, input_shape):
-        self.inner.build((input_shape[0], input_shape[-1] + self.units))
+        self.inner.build((input_shape[0], input_shape[-1] + (0 if self.accumulate else self.units)))
 
     def call(self, inputs, states):
         previous = states[0] if isinstance(states, (list, tuple)) else states
-        output = self.inner(ops.concatenate([inputs, previous], axis=-1))
+        if self.accumulate:
+            output = previous + self.inner(inputs)
+        else:
+            output = self.inner(ops.concatenate([inputs, previous], axis=-1))
         return output, [output]
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "unit": self.unit, "unit_config": self.unit_config}
+        return {**super().get_config(), "units": self.units, "unit": self.unit, "unit_config": self.unit_config,
+                "accumulate": self.accumulate}

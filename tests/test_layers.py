@@ -11,7 +11,7 @@ from kerasseq.layers import NAC, NALU, NAU, NMU, SATURATED_GATE, ArithmeticCell
 LAYERS = {"nac": lambda: NAC(2), "nalu": lambda: NALU(2), "nalu_separate": lambda: NALU(2, separate_weights=True),
           "nalu_stable": lambda: NALU(2, separate_weights=True, input_gate=False),
           "nalu_saturating": lambda: NALU(2, separate_weights=True, input_gate=False, gate_saturation=10.0),
-          "nau": lambda: NAU(2), "nau_positive": lambda: NAU(2, kernel_initializer=keras.initializers.RandomUniform(*arithmetic.POSITIVE_START)),
+          "nau": lambda: NAU(2), "nau_positive": lambda: NAU(2, kernel_initializer=arithmetic.POSITIVE_START),
           "nmu": lambda: NMU(2)}
 
 
@@ -86,10 +86,18 @@ def test_gate_saturation_inside_a_recurrent_cell_trains_and_counts_once_per_mode
     assert float(model.train_on_batch(data, targets)) == pytest.approx(mse + 4.0, rel=1e-5)
 
 
-def test_recurrent_stable_nalu_regularises_the_gates_of_its_cell_and_of_its_combining_layer():
-    model = arithmetic.build_recurrent("nalu_stable", "a-b")
-    # Every gate logit starts at 0, the whole shortfall: GATE_SATURATION for each of the two NALUs.
-    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) == pytest.approx(2 * arithmetic.GATE_SATURATION)
+def test_recurrent_stable_nalu_sums_its_selection_exactly_at_any_length():
+    model = arithmetic.build_recurrent("nalu_stable", "a*b")
+    cell = model.get_layer("accumulate").cell
+    assert cell.accumulate and cell.unit == "nau"
+    select = np.zeros((10, 2), "float32")
+    select[0:2, 0], select[1:3, 1] = 1.0, 1.0  # a = x0 + x1, b = x1 + x2 at each step
+    cell.inner.set_weights([select])
+    summed = keras.Model(model.inputs, model.get_layer("accumulate").output)
+    for length in (10, 200):
+        data = np.random.default_rng(length).uniform(1, 2, size=(4, length, 10)).astype("float32")
+        expected = np.stack([data[:, :, 0:2].sum(axis=(1, 2)), data[:, :, 1:3].sum(axis=(1, 2))], axis=1)
+        np.testing.assert_allclose(summed.predict(data, verbose=0), expected, rtol=1e-5)
 
 
 def test_nau_and_nmu_compute_what_their_weights_say():
