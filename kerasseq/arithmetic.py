@@ -259,6 +259,8 @@ def worker_pool(jobs):
 
 
 class _InProcess(concurrent.futures.Executor):
+    """:func:`worker_pool` with one job: every call runs here, when submitted."""
+
     def submit(self, fn, /, *args, **kwargs):
         future = concurrent.futures.Future()
         future.set_result(fn(*args, **kwargs))

@@ -160,10 +160,11 @@ def test_save_and_load_round_trip(name, tmp_path):
     assert reloaded.layers[1].get_config() == model.layers[1].get_config()
 
 
+@pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("unit", ["nac", "nalu", "nau", "nmu"])
-def test_every_unit_runs_inside_an_rnn_and_reloads(unit, tmp_path):
+def test_every_unit_runs_inside_an_rnn_and_reloads(unit, accumulate, tmp_path):
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.Input((6, 2)), keras.layers.RNN(ArithmeticCell(3, unit))])
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.RNN(ArithmeticCell(3, unit, accumulate=accumulate))])
     data = np.random.default_rng(5).uniform(0.5, 1.5, size=(4, 6, 2)).astype("float32")
     outputs = model.predict(data, verbose=0)
     assert outputs.shape == (4, 3) and np.all(np.isfinite(outputs))
