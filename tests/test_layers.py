@@ -192,15 +192,6 @@ def test_simple_function_data_and_scale():
     assert arithmetic.scaled(0.5, 2.0) == 25.0 and arithmetic.scaled(1e9, 1.0) == arithmetic.WORST_SHOWN
 
 
-def test_a_table_trained_in_worker_processes_has_the_same_rows():
-    budget = arithmetic.Budget(steps=100, batch_size=32, seeds=2)
-    cases = {"operations": ("a+b",), "models": ("nac", "nau_nmu")}
-    here = arithmetic.simple_function_table("static", budget, **cases)
-    with arithmetic.worker_pool(2) as pool:
-        spread = arithmetic.simple_function_table("static", budget, pool=pool, **cases)
-    assert [row["model"] for row in here] == ["nac", "nau_nmu"] and here == spread
-
-
 def test_nac_extrapolates_addition_where_the_mlp_fails():
     budget = arithmetic.Budget(steps=600, seeds=1)
     nac = arithmetic.train_one("static", "nac", "a+b", 0, budget)

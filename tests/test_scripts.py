@@ -159,3 +159,17 @@ def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, ba
     difference = float(re.search(r"largest difference from Keras on 4 images: (\S+)", result.stdout).group(1))
     assert difference < 1e-4
     assert (tmp_path / artefact).stat().st_size > 1000
+
+
+def test_nalu_arithmetic_writes_the_same_table_with_one_or_two_workers(tmp_path):
+    tables = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        result = run_script("nalu_arithmetic", "--steps", 100, "--seeds", 2, "--kinds", "static", "--models", "nac", "mlp",
+                            "--skip-applied", "--jobs", jobs, "--out", out)
+        assert result.returncode == 0, result.stderr[-2000:]
+        rows = json.loads((out / "results.json").read_text())["rows"]
+        assert [(row["operation"], row["model"]) for row in rows][:2] == [("a+b", "nac"), ("a+b", "mlp")]
+        assert len(rows) == 12 and (out / "extrapolation.png").stat().st_size > 0
+        tables.append(rows)
+    assert tables[0] == tables[1]
