@@ -61,8 +61,9 @@ def measure(kind, backend, required=True, **options):
             raise KerasseqError(message)
         print(message, file=sys.stderr, flush=True)
         return None
-    print(f"  -> {done.stdout.strip().splitlines()[-1]}", file=sys.stderr, flush=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = done.stdout.strip().splitlines()[-1]
+    print(f"  -> {result}", file=sys.stderr, flush=True)
+    return json.loads(result)
 
 
 def make_dataset(folder, count):
@@ -149,25 +150,19 @@ def main(argv=None):
               f"| {r['peak_memory_mb']:.0f} |")
     if failed:
         print(f"\nfailed (see above): {'; '.join(failed)}")
-    if not extras:
-        return _write_json(args.json, rows)
-    print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "
-          "| fit streamed img/s | fit in memory img/s | streamed/memory | loading, % of a streamed epoch |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for backend, e in extras.items():
-        print(f"| {backend} | {e['greedy_seq_s']:.0f} | {e['beam_seq_s']:.0f} | {e['lexicon_words_s']:.0f} "
-              f"| {e['streamed_img_s']:.1f} | {e['memory_img_s']:.1f} | {e['streamed_share']:.2f} "
-              f"| {100 * e['loading_share']:.2f} |")
-    print(f"\nlexicon: {extras[args.backends[0]]['lexicon_size']} words")
-    return _write_json(args.json, rows + [{"backend": b, "kind": "decoding_and_streaming", **e}
-                                          for b, e in extras.items()])
-
-
-def _write_json(path, rows):
-    """Write ``rows`` to ``path`` as a JSON list (nothing when ``path`` is None) -> exit code 0."""
-    if path:
-        with open(path, "w") as handle:
-            json.dump(rows, handle, indent=1)
+    if extras:
+        print("\n| backend | greedy seq/s (1 core) | beam-10 seq/s (1 core) | lexicon words/s (1 core) "
+              "| fit streamed img/s | fit in memory img/s | streamed/memory | loading, % of a streamed epoch |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for backend, e in extras.items():
+            print(f"| {backend} | {e['greedy_seq_s']:.0f} | {e['beam_seq_s']:.0f} | {e['lexicon_words_s']:.0f} "
+                  f"| {e['streamed_img_s']:.1f} | {e['memory_img_s']:.1f} | {e['streamed_share']:.2f} "
+                  f"| {100 * e['loading_share']:.2f} |")
+        print(f"\nlexicon: {extras[args.backends[0]]['lexicon_size']} words")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows + [{"backend": b, "kind": "decoding_and_streaming", **e} for b, e in extras.items()],
+                      handle, indent=1)
     return 0
 
 
