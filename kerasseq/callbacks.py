@@ -10,32 +10,9 @@ import time
 import keras
 import numpy as np
 
-from kerasseq.batches import normalise
 from kerasseq.decoding import greedy_decode
-from kerasseq.distribute import devices_sharing_batches
+from kerasseq.inference import predict_probabilities
 from kerasseq.metrics import character_error_rate, word_accuracy
-
-
-def predict_probabilities(model, images, batch_size=256):
-    """Run ``model`` on uint8 canvases (n, 32, 128, 1) -> (n, T, C) float32.
-
-    Uses the model's compiled predict step on batches of one fixed size, the last one
-    padded: ``batch_size``, or for fewer images the power of two that holds them, so JAX
-    and TensorFlow compile a few shapes once (a reader's last, partial batch of a folder
-    reuses the full batch's) instead of one per image count. The size splits evenly over
-    the devices of an active data-parallel distribution.
-    """
-    devices = devices_sharing_batches()
-    holds_all = 1 << (max(1, len(images)) - 1).bit_length()
-    batch_size = -(-min(batch_size, holds_all) // devices) * devices
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = normalise(images[start : start + batch_size])
-        count = len(batch)
-        if count < batch_size:
-            batch = np.concatenate([batch, np.zeros((batch_size - count,) + batch.shape[1:], batch.dtype)])
-        outputs.append(keras.ops.convert_to_numpy(model.predict_on_batch(batch))[:count])
-    return np.concatenate(outputs).astype(np.float32)
 
 
 class RecognitionMetrics(keras.callbacks.Callback):

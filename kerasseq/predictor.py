@@ -12,10 +12,10 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from kerasseq.callbacks import predict_probabilities
 from kerasseq.decoding import decode
 from kerasseq.errors import DataError, KerasseqError, ModelError
 from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, fit_to_canvas, load_canvas
+from kerasseq.inference import predict_probabilities
 from kerasseq.models import Recognizer
 
 

@@ -52,17 +52,20 @@ class TorchCRNN(nn.Module):
         return x.float().log_softmax(-1)
 
 
-def peer_step_times(architecture, num_classes, images, labels, steps, train=True, bfloat16=False):
+def peer_step_times(architecture, num_classes, canvases, labels, steps, train=True, bfloat16=False):
     """Seconds per step of ``steps`` training steps (Adam + CTC) or inference passes of the
-    peer on one batch: images (batch, 32, 128, 1) float32, labels (batch, L) int, 0-padded.
-    Each step does the work a Keras step does: the batch comes from host memory and an
-    inference pass's output goes back to it (on a CPU both are no-ops). On a GPU each
+    peer on one batch: canvases (batch, 32, 128, 1) uint8, labels (batch, L) int, 0-padded.
+    Each step does the work a kerasseq step does: a training batch comes from host memory
+    as float32 scaled to [0, 1] (as kerasseq's loader hands it to ``fit``); an inference
+    batch comes as uint8, is scaled on the device, and its output goes back to host memory
+    (as kerasseq's reading path does; on a CPU the copies are no-ops). On a GPU each
     step's time runs until the GPU has finished it."""
     import time
 
     device = peer_device()
     model = TorchCRNN(architecture, num_classes, bfloat16).to(device)
-    host_images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    host_canvases = torch.from_numpy(canvases).permute(0, 3, 1, 2).contiguous()
+    host_images = host_canvases.float() / 255
     host_targets = torch.from_numpy(labels).long()
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
@@ -70,9 +73,8 @@ def peer_step_times(architecture, num_classes, images, labels, steps, train=True
     model.train(train)
     for _ in range(steps):
         start = time.perf_counter()
-        inputs = host_images.to(device)
         if train:
-            targets = host_targets.to(device)
+            inputs, targets = host_images.to(device), host_targets.to(device)
             log_probabilities = model(inputs)
             input_lengths = torch.full((len(inputs),), log_probabilities.shape[0], dtype=torch.long)
             loss = ctc(log_probabilities, targets, input_lengths, (targets > 0).sum(1))
@@ -81,7 +83,7 @@ def peer_step_times(architecture, num_classes, images, labels, steps, train=True
             optimizer.step()
         else:
             with torch.inference_mode():
-                model(inputs).cpu()
+                model(host_canvases.to(device).float() / 255).cpu()
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)

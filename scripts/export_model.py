@@ -18,7 +18,7 @@ def main(argv=None):
 
     import numpy as np
 
-    from kerasseq.callbacks import predict_probabilities
+    from kerasseq.inference import predict_probabilities
     from kerasseq.export import export_recognizer, run_exported
     from kerasseq.predictor import load_recognizer
 

@@ -121,13 +121,15 @@ def test_the_timing_starts_after_one_warm_up_batch_of_the_timed_shape(tiny_model
     assert calls == [8, 32, 32]  # a one-image warm-up would leave the batch-8 predict step to the timed read
 
 
-def test_a_partial_batch_is_padded_to_a_shape_already_compiled(tiny_model):
-    from kerasseq.callbacks import predict_probabilities
+def test_a_partial_batch_is_padded_to_a_shape_already_compiled(tiny_model, monkeypatch):
+    from kerasseq import inference
+    from kerasseq.inference import predict_probabilities
     from kerasseq.predictor import load_recognizer
 
     model = load_recognizer(tiny_model[0])
-    shapes, predict_on_batch = [], model.predict_on_batch
-    model.predict_on_batch = lambda batch: shapes.append(len(batch)) or predict_on_batch(batch)
+    shapes, batch_forward = [], inference.batch_forward
+    recording = lambda model: (lambda batch: shapes.append(len(batch)) or batch_forward(model)(batch))
+    monkeypatch.setattr(inference, "batch_forward", recording)
     for count in (1, 3, 44, 64, 130):
         assert predict_probabilities(model, np.zeros((count, 32, 128, 1), np.uint8), 64).shape[0] == count
     # a folder's last 44 images reuse the batch-64 step instead of compiling a batch-44 one
