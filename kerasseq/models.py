@@ -15,8 +15,10 @@ from kerasseq.charset import Charset
 from kerasseq.errors import ModelError
 from kerasseq.fused_lstm import use_fused_cpu_lstm
 from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
+from kerasseq.jax_cpu_pooling import use_reshape_max_pool
 
 use_fused_cpu_lstm()  # PyTorch on a CPU: the LSTM time loop in C++, not Python
+use_reshape_max_pool()  # JAX on a CPU: max pooling's gradient without select_and_scatter
 
 #: Named architectures; ``blog`` is the reference network exactly.
 PRESETS = {
