@@ -16,9 +16,11 @@ from kerasseq.errors import ModelError
 from kerasseq.fused_lstm import use_fused_cpu_lstm
 from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
 from kerasseq.jax_cpu_pooling import use_reshape_max_pool
+from kerasseq.torch_layout import use_channels_last_views
 
 use_fused_cpu_lstm()  # PyTorch on a CPU: the LSTM time loop in C++, not Python
 use_reshape_max_pool()  # JAX on a CPU: max pooling's gradient without select_and_scatter
+use_channels_last_views()  # PyTorch: convolutions and poolings without layout copies
 
 #: Named architectures; ``blog`` is the reference network exactly.
 PRESETS = {

@@ -259,7 +259,7 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
 
 def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    stopped = subprocess.run(train(dataset, out, "--max-minutes", "0.05"), capture_output=True, text=True, timeout=600)
+    stopped = subprocess.run(train(dataset, out, "--max-minutes", "0.005"), capture_output=True, text=True, timeout=600)
     assert stopped.returncode == 0 and "rerun with --resume" in stopped.stdout
     assert (out / "backup").is_dir()
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
