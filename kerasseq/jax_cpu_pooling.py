@@ -14,6 +14,7 @@ a GPU, and every other backend are left to Keras.
 """
 
 import keras
+from keras.src.utils.argument_validation import standardize_tuple
 
 _keras_max_pool = None
 
@@ -33,10 +34,6 @@ def use_reshape_max_pool(enabled=True):
     backend.nn.max_pool = _max_pool if enabled else _keras_max_pool
 
 
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
 def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """``keras.src.backend.nn.max_pool``'s signature and result: inputs (batch, height,
     width, channels) -> (batch, height / pool height, width / pool width, channels)."""
@@ -44,12 +41,12 @@ def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
     import jax.numpy as jnp
 
     inputs = jnp.asarray(inputs)
-    window = _pair(pool_size)
+    window = standardize_tuple(pool_size, 2, "pool_size")
     tiles = (
         jax.default_backend() == "cpu"
         and inputs.ndim == 4
         and (data_format or keras.config.image_data_format()) == "channels_last"
-        and (strides is None or _pair(strides) == window)
+        and (strides is None or standardize_tuple(strides, 2, "strides") == window)
         and padding.lower() == "valid"
         and inputs.shape[1] % window[0] == 0
         and inputs.shape[2] % window[1] == 0

@@ -17,6 +17,7 @@ every other backend are left to Keras.
 """
 
 import keras
+from keras.src.utils.argument_validation import standardize_tuple
 
 _keras_conv = None
 _keras_max_pool = None
@@ -35,10 +36,6 @@ def use_channels_last_views(enabled=True):
         _keras_conv, _keras_max_pool = backend.nn.conv, backend.nn.max_pool
     backend.nn.conv = _conv if enabled else _keras_conv
     backend.nn.max_pool = _max_pool if enabled else _keras_max_pool
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def _viewable(inputs, data_format):
@@ -62,17 +59,15 @@ def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation
 
     inputs, kernel = keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(kernel)
     padding = padding.lower()
-    takes = (
-        _viewable(inputs, data_format)
-        and kernel.shape[2] == inputs.shape[3]
-        and (padding == "valid" or (padding == "same" and _pair(strides) == (1, 1)))
-    )
-    if not takes:
+    if not (_viewable(inputs, data_format) and kernel.shape[2] == inputs.shape[3]):
+        return _keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
+    strides = standardize_tuple(strides, 2, "strides")
+    if padding == "same" and strides != (1, 1):  # PyTorch's "same" takes unit strides only
         return _keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
     kernel = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
-    outputs = torch.nn.functional.conv2d(
-        inputs.permute(0, 3, 1, 2), kernel, stride=_pair(strides), padding=padding, dilation=_pair(dilation_rate)
-    )
+    dilation = standardize_tuple(dilation_rate, 2, "dilation_rate")
+    outputs = torch.nn.functional.conv2d(inputs.permute(0, 3, 1, 2), kernel, stride=strides, padding=padding,
+                                         dilation=dilation)
     return outputs.permute(0, 2, 3, 1)
 
 
@@ -84,6 +79,7 @@ def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
     inputs = keras.ops.convert_to_tensor(inputs)
     if not (_viewable(inputs, data_format) and padding.lower() == "valid"):
         return _keras_max_pool(inputs, pool_size, strides, padding, data_format)
-    window = _pair(pool_size)
-    outputs = torch.nn.functional.max_pool2d(inputs.permute(0, 3, 1, 2), window, _pair(strides or window))
+    window = standardize_tuple(pool_size, 2, "pool_size")
+    strides = standardize_tuple(strides or window, 2, "strides")
+    outputs = torch.nn.functional.max_pool2d(inputs.permute(0, 3, 1, 2), window, strides)
     return outputs.permute(0, 2, 3, 1)
