@@ -65,6 +65,22 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "cpu"
 
 
+def memory_allocator(maps_path="/proc/self/maps"):
+    """The C memory allocator this process runs on: "tcmalloc" or "jemalloc" when one is
+    loaded (e.g. through ``LD_PRELOAD``; both keep large blocks for reuse, where glibc maps
+    and page-faults each one afresh), else "system malloc" (also where ``maps_path``, this
+    process's Linux memory map, cannot be read)."""
+    try:
+        with open(maps_path) as handle:
+            maps = handle.read()
+    except OSError:
+        return "system malloc"
+    for name in ("tcmalloc", "jemalloc"):
+        if f"lib{name}" in maps:
+            return name
+    return "system malloc"
+
+
 def keras_speeds(preset, batch, steps=8, warmup=3, precision="float32"):
     """Training and inference images/s of ``build_crnn(preset, precision=precision)`` on
     this backend: ``fit`` on in-memory float32 arrays (Adam + CTC), and kerasseq's reading

@@ -43,6 +43,7 @@ def worker(args):
     else:
         result = bench.streamed_vs_memory(args.dataset, batch=args.batch)
     result["peak_memory_mb"], result["device"] = bench.peak_memory_mb()
+    result["allocator"] = bench.memory_allocator()
     print(json.dumps(result))
     return 0
 
@@ -125,6 +126,7 @@ def main(argv=None):
                 same = peer[precision]
                 rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds,
                              **peer["float32"], "peer_device": before["float32"]["device"],
+                             "peer_allocator": before["float32"]["allocator"],
                              "train_ratio": speeds["train_img_s"] / peer["float32"]["peer_train_img_s"],
                              "infer_ratio": speeds["infer_img_s"] / peer["float32"]["peer_infer_img_s"],
                              "peer_same_precision_train_img_s": same["peer_train_img_s"],
@@ -148,6 +150,9 @@ def main(argv=None):
               f"| {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} | {r['infer_ratio']:.2f} "
               f"| {r['train_ratio_same_precision']:.2f}, {r['infer_ratio_same_precision']:.2f} "
               f"| {r['peak_memory_mb']:.0f} |")
+    if rows:
+        allocators = sorted({f"{r['allocator']}, {r['peer_allocator']}" for r in rows})
+        print(f"\nmemory allocator (ours, peer): {'; '.join(allocators)}")
     if failed:
         print(f"\nfailed (see above): {'; '.join(failed)}")
     if extras:

@@ -2,6 +2,8 @@
 network, decoders read the synthetic outputs back, and every rate is a positive number."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -91,3 +93,29 @@ def test_a_failed_measurement_is_reported_where_optional_else_raised(capsys):
     assert "keras on jax {'preset': 'nonexistent'" in capsys.readouterr().err
     with pytest.raises(bench_crnn.KerasseqError, match="failed"):
         bench_crnn.measure("keras", "jax", preset="nonexistent", batch=2, steps=1)
+
+
+def test_the_memory_allocator_is_read_from_the_memory_map(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f0a1000-7f0a2000 r-xp 00000000 08:01 12 /usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    assert bench.memory_allocator(maps) == "system malloc"
+    maps.write_text(maps.read_text() + "7f0b1000-7f0b2000 r-xp 00000000 08:01 13 /usr/lib/libjemalloc.so.2\n")
+    assert bench.memory_allocator(maps) == "jemalloc"
+    assert bench.memory_allocator(tmp_path / "missing") == "system malloc"
+
+
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+
+
+@pytest.mark.skipif(not os.path.exists(TCMALLOC), reason="tcmalloc is not installed (apt install libtcmalloc-minimal4)")
+def test_a_preloaded_tcmalloc_is_reported_and_glibc_otherwise():
+    def allocator(preload):
+        env = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+        env.update({"LD_PRELOAD": preload} if preload else {})
+        code = "from kerasseq.crnn_benchmark import memory_allocator; print(memory_allocator())"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    assert allocator(TCMALLOC) == "tcmalloc"
+    assert allocator(None) == "system malloc"
