@@ -56,9 +56,15 @@ POSITIVE_START = {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxv
 #: A stuck ``nalu_stable`` start (one path's log weight gone negative, loss in the millions)
 #: ends at 50-150 on the scaled in-range error; a working one below 1. Up to 3 starts.
 STUCK, STABLE_NALU_STARTS = 10.0, 3
+#: Last, ``nalu_stable`` tries its selection snapped to -1/0/1 and frozen, with the combining
+#: layer retrained this many epochs, and keeps it if the in-range validation error falls.
+#: The selection's weights end near, not at, the grid, and in a range as narrow as U[1, 2]
+#: a selection scaled by c and an exponent p fit sqrt(a) for many (c, p): snapped, c = 1.
+POLISH_EPOCHS = 3
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 #: Every model sees its training set this many times: ``Budget.steps`` updates in all
-#: (``nalu_stable``: 1.7 times that, its last 7 epochs once in each gate branch).
+#: (``nalu_stable``: twice that: its last 7 epochs once in each gate branch, then
+#: ``POLISH_EPOCHS`` with its selection snapped).
 EPOCHS = 10
 SUCCESS_THRESHOLD = 0.01
 #: A scaled error is capped here in tables: a model can be far worse than random.
@@ -167,7 +173,8 @@ def fit_stable_nalu(model, train, validation, batch_size):
     then, from those weights, one branch per path with the gate set to +-``SATURATED_GATE``
     and the regulariser on, each with a fresh optimizer for the remaining epochs. The model
     ends with the branch whose MSE on ``validation`` (fresh training-range data; the
-    extrapolation data is never looked at) is lower. Returns that MSE."""
+    extrapolation data is never looked at) is lower, then
+    :func:`polish_snapped_selection`. Returns the validation MSE of the model kept."""
     inputs, targets = train
     variance = float(np.var(targets))
     loss = lambda y, prediction: keras.losses.mean_squared_error(y, prediction) / variance  # noqa: E731
@@ -185,6 +192,35 @@ def fit_stable_nalu(model, train, validation, batch_size):
         branches.append((_mse(model, *validation), model.get_weights()))
     error, weights = min(branches, key=lambda branch: branch[0])
     model.set_weights(weights)
+    return polish_snapped_selection(model, (inputs, targets), validation, batch_size, loss, error)
+
+
+def selection_unit(model):
+    """The NAU that picks a and b out of a ``nalu_stable`` model's input: the static model's
+    ``select`` layer, or the unit of the recurrent model's accumulating cell."""
+    if any(layer.name == "select" for layer in model.layers):
+        return model.get_layer("select")
+    return model.get_layer("accumulate").cell.inner
+
+
+def polish_snapped_selection(model, train, validation, batch_size, loss, error):
+    """Snap the selection's weights (see :func:`selection_unit`) to the nearest of -1, 0, 1,
+    freeze them and retrain the rest of ``model`` on ``train`` for ``POLISH_EPOCHS`` epochs
+    with ``loss``; keep that if its MSE on ``validation`` is below ``error`` (the MSE
+    before), else restore the weights from before. Returns the MSE of the model kept."""
+    before = model.get_weights()
+    selection = selection_unit(model)
+    selection.w.assign(np.clip(np.round(keras.ops.convert_to_numpy(selection.w)), -1.0, 1.0))
+    selection.trainable = False
+    try:
+        model.compile(optimizer=_adam("nalu_stable"), loss=loss)
+        model.fit(*train, batch_size=batch_size, epochs=POLISH_EPOCHS, verbose=0)
+    finally:
+        selection.trainable = True
+    snapped = _mse(model, *validation)
+    if snapped < error:
+        return snapped
+    model.set_weights(before)
     return error
 
 

@@ -233,3 +233,38 @@ def test_stable_nalu_training_keeps_the_gate_branch_that_fits_the_operation(oper
     inputs, targets = validation
     kept_error = np.mean((model.predict(inputs, verbose=0) - targets) ** 2)
     assert error == pytest.approx(kept_error, rel=1e-4) and error < 0.05 * np.var(targets), (error, np.var(targets))
+
+
+@pytest.mark.parametrize("slice_weight, kept", [(0.8, True), (0.45, False)])
+def test_a_snapped_selection_is_kept_only_where_it_fits_better(slice_weight, kept):
+    """A selection at 0.8 on the a and b slices snaps to the exact one and, with the combining
+    layer retrained, fits a+b better: kept, on the grid. At 0.45 it snaps to nothing, fits
+    worse, and every weight from before comes back."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    start_a, start_b, length = subsets = arithmetic.slices(100, rng)
+    train = arithmetic.static_data("a+b", subsets, 1280, arithmetic.INTERPOLATION, rng)
+    validation = arithmetic.static_data("a+b", subsets, 500, arithmetic.INTERPOLATION, rng)
+    model = arithmetic.build_static("nalu_stable", "a+b")
+    selection = np.zeros((100, 2), "float32")
+    selection[start_a:start_a + length, 0] = selection[start_b:start_b + length, 1] = slice_weight
+    model.get_layer("select").w.assign(selection)
+    combine = model.get_layer("combine")
+    combine.gate.assign(np.full((1,), SATURATED_GATE, "float32"))  # the add path
+    combine.add_path.w_hat.assign(np.full((2, 1), 20.0, "float32"))
+    combine.add_path.m_hat.assign(np.full((2, 1), 20.0, "float32"))
+    before, error = model.get_weights(), arithmetic._mse(model, *validation)
+    mse = lambda y, prediction: keras.losses.mean_squared_error(y, prediction)  # noqa: E731
+    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, mse, error)
+    weights = keras.ops.convert_to_numpy(model.get_layer("select").w)
+    assert polished == pytest.approx(arithmetic._mse(model, *validation), rel=1e-4)
+    if kept:
+        expected = np.zeros_like(selection)
+        expected[start_a:start_a + length, 0] = expected[start_b:start_b + length, 1] = 1.0
+        np.testing.assert_array_equal(weights, expected)
+        assert polished < 1e-3 * error, (polished, error)
+    else:
+        assert polished == error
+        for now, then in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(now, then)
+    assert model.get_layer("select").trainable
