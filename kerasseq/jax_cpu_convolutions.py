@@ -3,8 +3,9 @@
 jaxlib 0.10-0.11 hands XLA:CPU's convolutions, dots and reductions to YNNPACK. For the
 CRNN's 3×3 convolutions YNNPACK is the slower of XLA's two kernels: the blog network's
 largest convolution (batch 16, 4×32×512 -> 512) took 81-98 ms forward and backward
-there, 64-72 ms in Eigen, and the blog network trained at batch 64 at 45-47 images/s
-against 64-65 with the convolutions on Eigen. Importing :mod:`kerasseq.models` calls
+there, 64-72 ms in Eigen, and the blog network trained at batch 64 at 46.5 and 48.9
+images/s against 64.0 and 63.0 with the convolutions on Eigen (float32, two alternating
+runs each on a 2-core Zen 5 EPYC). Importing :mod:`kerasseq.models` calls
 :func:`use_eigen_cpu_convolutions`, which takes only convolutions out of YNNPACK (dots
 and reductions stay there) through ``XLA_FLAGS``.
 

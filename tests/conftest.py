@@ -40,6 +40,17 @@ def run_script(name, *args, backend=None, timeout=600):
                           timeout=timeout, cwd=ROOT)
 
 
+def python_output(code, environment, timeout=300):
+    """Run ``code`` with ``python -c`` in a fresh interpreter whose environment is this
+    one's with ``environment`` applied (a name mapped to None is removed) -> the last line
+    it printed; fails the test if it exits non-zero."""
+    env = {**os.environ, **environment}
+    env = {name: value for name, value in env.items() if value is not None}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """240 rendered words, 2 fonts held out (labels.tsv with a split column)."""

@@ -2,12 +2,11 @@
 network, decoders read the synthetic outputs back, and every rate is a positive number."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import python_output
 from kerasseq import crnn_benchmark as bench
 from kerasseq.decoding import greedy_decode
 from kerasseq.models import PRESETS, build_crnn
@@ -109,13 +108,6 @@ TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 
 @pytest.mark.skipif(not os.path.exists(TCMALLOC), reason="tcmalloc is not installed (apt install libtcmalloc-minimal4)")
 def test_a_preloaded_tcmalloc_is_reported_and_glibc_otherwise():
-    def allocator(preload):
-        env = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
-        env.update({"LD_PRELOAD": preload} if preload else {})
-        code = "from kerasseq.crnn_benchmark import memory_allocator; print(memory_allocator())"
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout.strip().splitlines()[-1]
-
-    assert allocator(TCMALLOC) == "tcmalloc"
-    assert allocator(None) == "system malloc"
+    code = "from kerasseq.crnn_benchmark import memory_allocator; print(memory_allocator())"
+    assert python_output(code, {"LD_PRELOAD": TCMALLOC}) == "tcmalloc"
+    assert python_output(code, {"LD_PRELOAD": None}) == "system malloc"

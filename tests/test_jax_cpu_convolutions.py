@@ -1,15 +1,13 @@
 """JAX on a CPU: convolutions on XLA's Eigen kernels, set through XLA_FLAGS."""
 
 import json
-import os
-import subprocess
-import sys
 from importlib import metadata
 
 import keras
 import numpy as np
 import pytest
 
+from conftest import python_output
 from kerasseq.jax_cpu_convolutions import eigen_convolution_flags
 
 OFF = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
@@ -47,11 +45,7 @@ print(json.dumps({"flags": os.environ.get("XLA_FLAGS", ""),
 
 
 def probe(xla_flags):
-    env = {name: value for name, value in os.environ.items() if name != "XLA_FLAGS"}
-    env.update(KERAS_BACKEND="jax", **({"XLA_FLAGS": xla_flags} if xla_flags is not None else {}))
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(python_output(PROBE, {"KERAS_BACKEND": "jax", "XLA_FLAGS": xla_flags}))
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes the JAX backend only")
