@@ -268,3 +268,34 @@ def test_a_snapped_selection_is_kept_only_where_it_fits_better(slice_weight, kep
         for now, then in zip(model.get_weights(), before):
             np.testing.assert_array_equal(now, then)
     assert model.get_layer("select").trainable
+
+
+def test_the_polish_switches_off_a_selection_unit_that_selects_nothing():
+    """sqrt(a) from one selection unit near the a slice (0.9) and one near nothing (0.3
+    everywhere): snapped, the second unit outputs 0, so its log-path weight w would scale the
+    output by eps^w, a free factor that with a wrong exponent also fits the narrow training
+    range. The polish switches that weight off (to 0) and settles the first unit's exponent
+    at 0.5, so sqrt(a) holds on U[2, 6]."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    start_a, _, length = subsets = arithmetic.slices(100, rng)
+    train = arithmetic.static_data("sqrt(a)", subsets, 6400, arithmetic.INTERPOLATION, rng)
+    validation = arithmetic.static_data("sqrt(a)", subsets, 500, arithmetic.INTERPOLATION, rng)
+    inputs, targets = arithmetic.static_data("sqrt(a)", subsets, 500, arithmetic.EXTRAPOLATION, rng)
+    model = arithmetic.build_static("nalu_stable", "sqrt(a)")
+    selection = np.full((100, 2), 0.3, "float32")
+    selection[:, 0] = 0.0
+    selection[start_a:start_a + length, 0] = 0.9
+    model.get_layer("select").w.assign(selection)
+    combine = model.get_layer("combine")
+    combine.gate.assign(np.full((1,), -SATURATED_GATE, "float32"))  # the multiply path
+    combine.log_path.w_hat.assign(np.array([[0.5], [0.3]], "float32"))
+    combine.log_path.m_hat.assign(np.full((2, 1), 3.0, "float32"))
+    mse = lambda y, prediction: keras.losses.mean_squared_error(y, prediction)  # noqa: E731
+    error = arithmetic._mse(model, *validation)
+    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, mse, error)
+    exponents = keras.ops.convert_to_numpy(combine.log_path.weight())[:, 0]
+    assert polished < 1e-3 * error, (polished, error)
+    assert abs(exponents[1]) < 1e-12 and exponents[0] == pytest.approx(0.5, abs=1e-3), exponents
+    relative = np.abs(model.predict(inputs, verbose=0) - targets) / targets
+    assert relative.max() < 2e-3, relative.max()
