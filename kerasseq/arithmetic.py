@@ -62,10 +62,15 @@ STUCK, STABLE_NALU_STARTS = 1.0, 3
 #: The selection's weights end near, not at, the grid, and in a range as narrow as U[1, 2]
 #: a selection scaled by c and an exponent p fit sqrt(a) for many (c, p): snapped, c = 1.
 POLISH_EPOCHS = 3
-#: The combining layer's NAC gate logit M-hat that switches off its weights from a selection
-#: unit snapped to all zeros: sigmoid(-40) ~ 4e-18, so the weight is 0 to float32 and, its
-#: gradient as small, stays there under Adam.
-SWITCHED_OFF = -40.0
+#: The polish also puts the combining layer's weights that lie within this distance of -1, 0
+#: or 1 there exactly: a NAC weight tanh(W-hat) * sigmoid(M-hat) only nears +-1 as both
+#: saturate, ever more slowly, and a^2 from two units that select a needs exponents of
+#: exactly 1 (at 1 - 5e-4, the in-range error is ten times the unsnapped model's).
+GRID_TOLERANCE = 0.05
+#: NAC logits that give a weight exactly on the grid in float32, with a gradient so small
+#: that Adam leaves it there (to 1e-15): W-hat = +-20 and M-hat = 20 give +-1; W-hat = 0
+#: and M-hat = -40 (sigmoid ~ 4e-18) give 0.
+ONE_LOGIT, ZERO_LOGIT = 20.0, -40.0
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 #: Every model sees its training set this many times: ``Budget.steps`` updates in all
 #: (``nalu_stable``: twice that: its last 7 epochs once in each gate branch, then
@@ -216,13 +221,15 @@ def selection_unit(model):
 
 def polish_snapped_selection(model, train, validation, batch_size, loss, error):
     """Snap the selection's weights (see :func:`selection_unit`) to the nearest of -1, 0, 1
-    and freeze them; switch off the combining layer's weights from any selection unit left
-    selecting nothing (its log-path input is then the constant log(eps), so its weight
-    would act as a free scale factor c, and c * a^p fits sqrt(a) in range for many p); then
-    retrain the rest of ``model`` on ``train`` for ``POLISH_EPOCHS`` epochs with ``loss``,
-    the learning rate decaying along a cosine so the few weights left settle. Keep that if
-    its MSE on ``validation`` is below ``error`` (the MSE before), else restore the weights
-    from before. Returns the MSE of the model kept."""
+    and freeze them; put the combining layer's weights from any selection unit left
+    selecting nothing at 0 (its log-path input is then the constant log(eps), so its
+    weight would act as a free scale factor c, and c * a^p fits sqrt(a) in range for many
+    p), and its other weights within ``GRID_TOLERANCE`` of -1, 0 or 1 there (see
+    :func:`snap_nac`); then retrain the rest of ``model`` on ``train`` for
+    ``POLISH_EPOCHS`` epochs with ``loss``, the learning rate decaying along a cosine so
+    the few weights left settle. Keep that if its MSE on ``validation`` is below ``error``
+    (the MSE before), else restore the weights from before. Returns the MSE of the model
+    kept."""
     before = model.get_weights()
     selection = selection_unit(model)
     snapped = np.clip(np.round(keras.ops.convert_to_numpy(selection.w)), -1.0, 1.0)
@@ -230,9 +237,7 @@ def polish_snapped_selection(model, train, validation, batch_size, loss, error):
     combine = model.get_layer("combine")
     selects_nothing = np.all(snapped == 0, axis=0)
     for path in (combine.add_path, combine.log_path):
-        gate_logits = keras.ops.convert_to_numpy(path.m_hat).copy()
-        gate_logits[selects_nothing] = SWITCHED_OFF
-        path.m_hat.assign(gate_logits)
+        snap_nac(path, selects_nothing)
     selection.trainable = False
     try:
         model.compile(optimizer=_adam("nalu_stable", POLISH_EPOCHS * -(-len(train[0]) // batch_size)), loss=loss)
@@ -244,6 +249,22 @@ def polish_snapped_selection(model, train, validation, batch_size, loss, error):
         return polished
     model.set_weights(before)
     return error
+
+
+def snap_nac(nac, zero_rows):
+    """Put the weights of the :class:`~kerasseq.layers.NAC` ``nac`` (features, units) that lie
+    within ``GRID_TOLERANCE`` of -1, 0 or 1, and every weight in the rows (input features)
+    where the boolean mask ``zero_rows`` (features,) is set, exactly on -1, 0 or 1 (0 for
+    those rows), by their logits. Weights elsewhere are left as they are."""
+    weight = keras.ops.convert_to_numpy(nac.weight())
+    grid = np.clip(np.round(weight), -1.0, 1.0)
+    grid[zero_rows] = 0.0
+    snap = (np.abs(weight - grid) <= GRID_TOLERANCE) | zero_rows[:, None]
+    w_hat, m_hat = (keras.ops.convert_to_numpy(logits).copy() for logits in (nac.w_hat, nac.m_hat))
+    w_hat[snap] = ONE_LOGIT * grid[snap]
+    m_hat[snap] = np.where(grid[snap] == 0, ZERO_LOGIT, ONE_LOGIT)
+    nac.w_hat.assign(w_hat)
+    nac.m_hat.assign(m_hat)
 
 
 def train_one(kind, model_name, operation, seed, budget):

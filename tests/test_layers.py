@@ -270,6 +270,31 @@ def test_a_snapped_selection_is_kept_only_where_it_fits_better(slice_weight, kep
     assert model.get_layer("select").trainable
 
 
+
+def test_snapping_puts_near_grid_nac_weights_exactly_on_it_where_training_leaves_them():
+    """Weights within 0.05 of -1, 0 or 1, and every weight of a row marked zero, go exactly
+    there; 0.5 is left as it was. Trained hard afterwards (Adam 0.1 toward random targets),
+    the snapped weights do not move and the free one does."""
+    keras.utils.set_random_seed(0)
+    nac = NAC(2)
+    model = keras.Sequential([keras.Input((3,)), nac])
+    wanted = np.array([[0.97, 0.5], [-0.96, 0.03], [0.2, 0.99]], "float32")
+    nac.m_hat.assign(np.full((3, 2), 10.0, "float32"))
+    nac.w_hat.assign(np.arctanh(wanted / (1.0 / (1.0 + np.exp(-10.0)))).astype("float32"))
+    arithmetic.snap_nac(nac, np.array([False, False, True]))
+    snapped = keras.ops.convert_to_numpy(nac.weight())
+    expected = np.array([[1.0, 0.5], [-1.0, 0.0], [0.0, 0.0]], "float32")
+    grid = np.ones_like(expected, bool)
+    grid[0, 1] = False
+    np.testing.assert_array_equal(snapped[grid], expected[grid])
+    assert snapped[0, 1] == pytest.approx(0.5, abs=1e-6)
+    rng = np.random.default_rng(0)
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    model.fit(rng.uniform(-2, 2, (256, 3)), rng.normal(0, 5, (256, 2)), batch_size=32, epochs=3, verbose=0)
+    trained = keras.ops.convert_to_numpy(nac.weight())
+    np.testing.assert_allclose(trained[grid], expected[grid], rtol=0, atol=1e-15)
+    assert abs(trained[0, 1] - 0.5) > 0.01
+
 def test_the_polish_switches_off_a_selection_unit_that_selects_nothing():
     """sqrt(a) from one selection unit near the a slice (0.9) and one near nothing (0.3
     everywhere): snapped, the second unit outputs 0, so its log-path weight w would scale the
