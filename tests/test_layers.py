@@ -254,8 +254,7 @@ def test_a_snapped_selection_is_kept_only_where_it_fits_better(slice_weight, kep
     combine.add_path.w_hat.assign(np.full((2, 1), 20.0, "float32"))
     combine.add_path.m_hat.assign(np.full((2, 1), 20.0, "float32"))
     before, error = model.get_weights(), arithmetic._mse(model, *validation)
-    mse = lambda y, prediction: keras.losses.mean_squared_error(y, prediction)  # noqa: E731
-    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, mse, error)
+    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, keras.losses.mean_squared_error, error)
     weights = keras.ops.convert_to_numpy(model.get_layer("select").w)
     assert polished == pytest.approx(arithmetic._mse(model, *validation), rel=1e-4)
     if kept:
@@ -268,7 +267,6 @@ def test_a_snapped_selection_is_kept_only_where_it_fits_better(slice_weight, kep
         for now, then in zip(model.get_weights(), before):
             np.testing.assert_array_equal(now, then)
     assert model.get_layer("select").trainable
-
 
 
 def test_snapping_puts_near_grid_nac_weights_exactly_on_it_where_training_leaves_them():
@@ -295,6 +293,7 @@ def test_snapping_puts_near_grid_nac_weights_exactly_on_it_where_training_leaves
     np.testing.assert_allclose(trained[grid], expected[grid], rtol=0, atol=1e-15)
     assert abs(trained[0, 1] - 0.5) > 0.01
 
+
 def test_the_polish_switches_off_a_selection_unit_that_selects_nothing():
     """sqrt(a) from one selection unit near the a slice (0.9) and one near nothing (0.3
     everywhere): snapped, the second unit outputs 0, so its log-path weight w would scale the
@@ -316,9 +315,8 @@ def test_the_polish_switches_off_a_selection_unit_that_selects_nothing():
     combine.gate.assign(np.full((1,), -SATURATED_GATE, "float32"))  # the multiply path
     combine.log_path.w_hat.assign(np.array([[0.5], [0.3]], "float32"))
     combine.log_path.m_hat.assign(np.full((2, 1), 3.0, "float32"))
-    mse = lambda y, prediction: keras.losses.mean_squared_error(y, prediction)  # noqa: E731
     error = arithmetic._mse(model, *validation)
-    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, mse, error)
+    polished = arithmetic.polish_snapped_selection(model, train, validation, 128, keras.losses.mean_squared_error, error)
     exponents = keras.ops.convert_to_numpy(combine.log_path.weight())[:, 0]
     assert polished < 1e-3 * error, (polished, error)
     assert abs(exponents[1]) < 1e-12 and exponents[0] == pytest.approx(0.5, abs=1e-3), exponents
