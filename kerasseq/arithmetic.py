@@ -72,10 +72,23 @@ GRID_TOLERANCE = 0.05
 #: that Adam leaves it there (to 1e-15): W-hat = +-20 and M-hat = 20 give +-1; W-hat = 0
 #: and M-hat = -40 (sigmoid ~ 4e-18) give 0.
 ONE_LOGIT, ZERO_LOGIT = 20.0, -40.0
+#: In the multiply branch, after the polish, ``nalu_stable`` splits its two selection units
+#: apart along the residual's principal Hessian direction (:func:`split_selection`), trains
+#: this many epochs and polishes again, kept if the in-range validation error falls.
+SPLIT_EPOCHS = 3
+#: Only a branch that fits better than the targets' mean (validation MSE below this share of
+#: their variance) is split: the symmetric saddle fits a*b to 1e-4 to 2e-2 of it, a stuck
+#: start 100 times worse than the mean. Split, a stuck start came partly unstuck (static
+#: a^2: 0.03 out of range, in range under ``STUCK``), and that took the place of the
+#: restart that found the exact model.
+SPLIT_BELOW = 1.0
+#: The residual's principal Hessian direction is estimated from this many training samples.
+CURVATURE_SAMPLES = 20000
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 #: Every model sees its training set this many times: ``Budget.steps`` updates in all
-#: (``nalu_stable``: 2.3 times that: 3 epochs, then in each gate branch the last 7 and
-#: ``POLISH_EPOCHS`` with its selection snapped).
+#: (``nalu_stable``: 2.9 times that: 3 epochs, then in each gate branch the last 7 and
+#: ``POLISH_EPOCHS`` with its selection snapped, and in the multiply branch
+#: ``SPLIT_EPOCHS`` and ``POLISH_EPOCHS`` more after the split).
 EPOCHS = 10
 SUCCESS_THRESHOLD = 0.01
 #: A scaled error is capped here in tables: a model can be far worse than random.
@@ -189,11 +202,13 @@ def fit_stable_nalu(model, train, validation, batch_size):
     "combine" layer's gate trains with its regulariser off for ``GATE_CHOICE_EPOCH`` epochs;
     then, from those weights, one branch per path with the gate set to +-``SATURATED_GATE``
     and the regulariser on, each with a fresh optimizer for the remaining epochs, then
-    :func:`polish_snapped_selection`. The model ends with the branch whose MSE on
-    ``validation`` (fresh training-range data; the extrapolation data is never looked at)
-    is lower. Polished first, the branch on the right path can win where its unpolished
-    fit loses: in a range as narrow as U[1, 2] a power law also fits a+b. Returns the
-    validation MSE of the model kept."""
+    :func:`polish_snapped_selection`, and in the multiply branch, where it fits better than
+    the targets' mean (``SPLIT_BELOW``), :func:`split_selection` (its product of two units has a
+    symmetric saddle; the add path's output is linear in the inputs, with no such trap).
+    The model ends with the branch whose MSE on ``validation`` (fresh training-range data;
+    the extrapolation data is never looked at) is lower. Polished first, the branch on the
+    right path can win where its unpolished fit loses: in a range as narrow as U[1, 2] a
+    power law also fits a+b. Returns the validation MSE of the model kept."""
     inputs, targets = train
     variance = float(np.var(targets))
     loss = lambda y, prediction: keras.losses.mean_squared_error(y, prediction) / variance  # noqa: E731
@@ -209,6 +224,8 @@ def fit_stable_nalu(model, train, validation, batch_size):
         model.compile(optimizer=_adam("nalu_stable"), loss=loss)
         model.fit(inputs, targets, batch_size=batch_size, epochs=EPOCHS - GATE_CHOICE_EPOCH, verbose=0)
         error = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation))
+        if logit < 0 and error < SPLIT_BELOW * variance:
+            error = split_selection(model, train, validation, batch_size, loss, error)
         branches.append((error, model.get_weights()))
     error, weights = min(branches, key=lambda branch: branch[0])
     model.set_weights(weights)
@@ -249,6 +266,58 @@ def polish_snapped_selection(model, train, validation, batch_size, loss, error):
     finally:
         selection.trainable = True
     polished = _mse(model, *validation)
+    if polished < error:
+        return polished
+    model.set_weights(before)
+    return error
+
+
+def residual_curvature_direction(model, inputs, targets):
+    """The input direction along which ``model``'s residual bends most upwards: the
+    principal Hessian direction (Li, 1992) of the residual r = prediction - target, the
+    eigenvector of the largest eigenvalue of E[(r - mean r) (x - mean x) (x - mean x)^T].
+
+    inputs: (count, features) or, for a recurrent model, (count, steps, features), summed
+    over time (what its accumulating selection sees); targets: (count, 1). The first
+    ``CURVATURE_SAMPLES`` are used. Returns (features,) float64, scaled so its largest
+    entry is +-1. A product fitted by the square of a symmetric sum, ((a + b) / 2)^2 for a*b,
+    leaves the residual (a - b)^2 / 4, so the direction is that of a - b's own inputs.
+    """
+    count = min(len(inputs), CURVATURE_SAMPLES)
+    predictions = model.predict(inputs[:count], verbose=0, batch_size=4096)[:, 0].astype("float64")
+    residuals = predictions - targets[:count, 0].astype("float64")
+    features = inputs[:count].astype("float64")
+    features = features.sum(axis=1) if features.ndim == 3 else features
+    centred = features - features.mean(axis=0)
+    curvature = (centred * (residuals - residuals.mean())[:, None]).T @ centred / count
+    direction = np.linalg.eigh(curvature)[1][:, -1]
+    return direction / np.abs(direction).max()
+
+
+def split_selection(model, train, validation, batch_size, loss, error):
+    """Escape the symmetric saddle of a product: scale the two selection units' weights
+    (see :func:`selection_unit`) by 1 + v and 1 - v, v the
+    :func:`residual_curvature_direction` on ``train``, clipped to [-1, 1]; retrain the whole
+    ``model`` for ``SPLIT_EPOCHS`` epochs with ``loss``, then
+    :func:`polish_snapped_selection`. Keep that if its MSE on ``validation`` is below
+    ``error``, else restore the weights from before. Returns the MSE of the model kept.
+
+    In a range as narrow as U[1, 2], ((a + b) / 2)^2 fits a*b to within 1e-4 of its
+    variance, so the log path often settles on two units that each select a and b's own
+    inputs alike (and snapped, select the wrong ones). That is a saddle: along the units
+    moving apart, the error falls as (1 - t^2)^2, but its pull is too weak to beat the
+    optimizer's noise. Split, each unit keeps one of the two slices, and training and the
+    snap finish it.
+    """
+    before = model.get_weights()
+    direction = residual_curvature_direction(model, *train)
+    selection = selection_unit(model)
+    weights = keras.ops.convert_to_numpy(selection.w)
+    split = weights * (1.0 + np.stack([direction, -direction], axis=1))
+    selection.w.assign(np.clip(split, -1.0, 1.0).astype("float32"))
+    model.compile(optimizer=_adam("nalu_stable"), loss=loss)
+    model.fit(*train, batch_size=batch_size, epochs=SPLIT_EPOCHS, verbose=0)
+    polished = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation))
     if polished < error:
         return polished
     model.set_weights(before)

@@ -24,8 +24,9 @@ def main(argv=None):
                         help="2 seeds, 1500 steps, 150 counting epochs: about 5 minutes on 2 CPU cores (JAX)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per (operation, model)")
     parser.add_argument("--steps", type=int, default=10000,
-                        help="training steps per run, batch 128 (nalu_stable: 2.3 times as many: its last 70%% "
-                             "and 30%% more with its selection snapped to -1/0/1, once per gate branch)")
+                        help="training steps per run, batch 128 (nalu_stable: up to 2.9 times as many: its last 70%% "
+                             "and 30%% more with its selection snapped to -1/0/1, once per gate branch, and 60%% "
+                             "more in the multiply branch after splitting its selection units apart)")
     parser.add_argument("--kinds", nargs="+", choices=("static", "recurrent"), default=["static", "recurrent"])
     parser.add_argument("--models", nargs="+", help="models to run: mlp nac nalu nalu_stable nau_nmu (default: all)")
     parser.add_argument("--skip-applied", action="store_true", help="skip counting and language-to-number")

@@ -322,3 +322,61 @@ def test_the_polish_switches_off_a_selection_unit_that_selects_nothing():
     assert abs(exponents[1]) < 1e-12 and exponents[0] == pytest.approx(0.5, abs=1e-3), exponents
     relative = np.abs(model.predict(inputs, verbose=0) - targets) / targets
     assert relative.max() < 2e-3, relative.max()
+
+
+def symmetric_product_model(subsets):
+    """A static ``nalu_stable`` model on the multiply path that computes ((a + b) / 2)^2: both
+    selection units weigh a's and b's own inputs 0.5 and their shared ones 1, both exponents
+    are exactly 1. In U[1, 2] it fits a*b to within 1e-4 of its variance."""
+    start_a, start_b, length = subsets
+    model = arithmetic.build_static("nalu_stable", "a*b")
+    selection = np.zeros((100, 2), "float32")
+    selection[start_a:start_a + length] += 0.5
+    selection[start_b:start_b + length] += 0.5
+    model.get_layer("select").w.assign(selection)
+    combine = model.get_layer("combine")
+    combine.gate.assign(np.full((1,), -SATURATED_GATE, "float32"))
+    combine.log_path.w_hat.assign(np.full((2, 1), arithmetic.ONE_LOGIT, "float32"))
+    combine.log_path.m_hat.assign(np.full((2, 1), arithmetic.ONE_LOGIT, "float32"))
+    return model
+
+
+def product_problem(count):
+    """(subsets, train, validation, extrapolation) for a*b, seeded."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    subsets = arithmetic.slices(100, rng)
+    return (subsets, *(arithmetic.static_data("a*b", subsets, size, value_range, rng) for size, value_range in (
+        (count, arithmetic.INTERPOLATION), (500, arithmetic.INTERPOLATION), (500, arithmetic.EXTRAPOLATION))))
+
+
+def test_the_residual_curvature_direction_of_a_symmetric_product_fit_is_a_minus_b():
+    """((a + b) / 2)^2 leaves the residual (a - b)^2 / 4: its principal Hessian direction is
+    +-1 on a's own inputs, -+1 on b's and near 0 on the shared and unused ones."""
+    subsets, (inputs, targets), _, _ = product_problem(20000)
+    start_a, start_b, length = subsets
+    direction = arithmetic.residual_curvature_direction(symmetric_product_model(subsets), inputs, targets)
+    a_minus_b = np.zeros(100)
+    a_minus_b[start_a:start_b], a_minus_b[start_a + length:start_b + length] = 1.0, -1.0
+    cosine = abs(direction @ a_minus_b) / np.linalg.norm(direction) / np.linalg.norm(a_minus_b)
+    assert cosine > 0.95 and np.abs(direction).max() == pytest.approx(1.0), cosine
+
+
+def test_splitting_the_selection_escapes_the_symmetric_product_fit_the_snap_alone_keeps():
+    """From ((a + b) / 2)^2, snapping alone rounds the 0.5 weights away and fits worse, so it is
+    refused; split along the residual's curvature, retrained and snapped, each unit selects
+    exactly one of a and b, and the product holds on U[2, 6]."""
+    subsets, train, validation, (far_inputs, far_targets) = product_problem(6400)
+    start_a, start_b, length = subsets
+    loss = keras.losses.mean_squared_error
+    model = symmetric_product_model(subsets)
+    error = arithmetic._mse(model, *validation)
+    assert arithmetic.polish_snapped_selection(model, train, validation, 128, loss, error) == error
+    split = arithmetic.split_selection(model, train, validation, 128, loss, error)
+    assert split < 1e-6 * error and split == pytest.approx(arithmetic._mse(model, *validation), rel=1e-4), (split, error)
+    slices = np.zeros((100, 2), "float32")
+    slices[start_a:start_a + length, 0] = slices[start_b:start_b + length, 1] = 1.0
+    selected = keras.ops.convert_to_numpy(model.get_layer("select").w)
+    assert any(np.array_equal(np.abs(selected), order) for order in (slices, slices[:, ::-1])), selected
+    relative = np.abs(model.predict(far_inputs, verbose=0) - far_targets) / far_targets
+    assert relative.max() < 1e-4, relative.max()
