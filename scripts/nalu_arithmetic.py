@@ -21,7 +21,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="2 seeds, 1500 steps, 150 counting epochs: about 5 minutes on 2 CPU cores (JAX)")
+                        help="2 seeds, 1500 steps, 150 counting epochs: 4-8 minutes on 2 CPU cores (JAX)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per (operation, model)")
     parser.add_argument("--steps", type=int, default=10000,
                         help="training steps per run, batch 128 (nalu_stable: up to 2.9 times as many: its last 70%% "
