@@ -86,7 +86,7 @@ SPLIT_BELOW = 1.0
 CURVATURE_SAMPLES = 20000
 INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 #: Every model sees its training set this many times: ``Budget.steps`` updates in all
-#: (``nalu_stable``: 2.9 times that: 3 epochs, then in each gate branch the last 7 and
+#: (``nalu_stable``: up to 2.9 times that: 3 epochs, then in each gate branch the last 7 and
 #: ``POLISH_EPOCHS`` with its selection snapped, and in the multiply branch
 #: ``SPLIT_EPOCHS`` and ``POLISH_EPOCHS`` more after the split).
 EPOCHS = 10
