@@ -1,0 +1,159 @@
+"""JAX on a CPU: 3×3 convolutions by Winograd's F(2×2, 3×3), with the direct convolution's
+outputs and gradients."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes the JAX backend only")
+
+
+def direct_conv(images, kernel):
+    from jax import lax
+
+    return lax.conv_general_dilated(images, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def random_pair(shape, filters, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=shape).astype("float32")
+    kernel = rng.normal(size=(3, 3, shape[-1], filters)).astype("float32") / np.sqrt(9 * shape[-1])
+    return images, kernel
+
+
+def relative_error(got, expected):
+    return float(np.max(np.abs(np.asarray(got, "float64") - expected)) / np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("shape, filters", [((2, 4, 6, 16), 8), ((3, 8, 2, 20), 5), ((1, 2, 32, 64), 32)])
+def test_winograd_gives_the_direct_convolution_and_its_gradients(shape, filters):
+    import jax
+
+    from kerasseq.jax_cpu_winograd import winograd_conv3x3
+
+    images, kernel = random_pair(shape, filters)
+    upstream = np.random.default_rng(1).normal(size=(*shape[:3], filters)).astype("float32")
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def output_and_gradients(conv):
+        output, vjp = jax.vjp(conv, images, kernel)
+        return output, *vjp(upstream)
+
+    expected = output_and_gradients(direct_conv)
+    got = output_and_gradients(winograd_conv3x3)
+    assert got[0].shape == expected[0].shape and got[0].dtype == np.float32
+    for got_array, expected_array in zip(got, expected, strict=True):
+        assert relative_error(got_array, np.asarray(expected_array)) < 1e-5
+
+
+def equations(jaxpr):
+    """Every equation of ``jaxpr`` and of the jaxprs inside it (jit, custom gradients)."""
+    for equation in jaxpr.eqns:
+        yield equation
+        for value in equation.params.values():
+            inner = getattr(value, "jaxpr", value)
+            if hasattr(inner, "eqns"):
+                yield from equations(inner)
+
+
+def test_bfloat16_runs_every_product_on_bfloat16_operands_with_float32_sums():
+    import jax
+    import jax.numpy as jnp
+
+    from kerasseq.jax_cpu_winograd import winograd_conv3x3
+
+    images, kernel = random_pair((2, 8, 8, 32), 16)
+    images16, kernel16 = jnp.asarray(images, jnp.bfloat16), jnp.asarray(kernel, jnp.bfloat16)
+
+    def loss(images, kernel):
+        return jnp.sum(winograd_conv3x3(images, kernel).astype(jnp.float32) ** 2)
+
+    jaxpr = jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(images16, kernel16).jaxpr
+    products = [equation for equation in equations(jaxpr) if equation.primitive.name == "dot_general"]
+    assert len(products) >= 3  # the forward product and both of its gradients
+    for product in products:
+        assert [variable.aval.dtype for variable in product.invars] == [jnp.bfloat16, jnp.bfloat16]
+        assert product.params["preferred_element_type"] == jnp.float32
+    got = winograd_conv3x3(images16, kernel16)
+    assert got.dtype == jnp.bfloat16
+    exact = np.asarray(direct_conv(images16.astype(jnp.float32), kernel16.astype(jnp.float32)))
+    assert 1e-4 < relative_error(got, exact) < 3e-2  # bfloat16's 8-bit mantissa: close, not exact
+
+
+@pytest.fixture
+def keras_conv_calls(monkeypatch):
+    from kerasseq import jax_cpu_winograd
+
+    jax_cpu_winograd.use_winograd_cpu_convolutions()  # as importing kerasseq.models does
+    calls, keras_conv = [], jax_cpu_winograd._keras_conv
+    monkeypatch.setattr(jax_cpu_winograd, "_keras_conv", lambda *a, **k: calls.append(a[1].shape) or keras_conv(*a, **k))
+    return calls
+
+
+def conv_model(input_shape, *convolutions):
+    keras.utils.set_random_seed(3)
+    images = keras.Input(input_shape)
+    features = images
+    for filters, size, strides, padding in convolutions:
+        features = keras.layers.Conv2D(filters, size, strides, padding, activation="relu")(features)
+    return keras.Model(images, keras.layers.Dense(3)(features))
+
+
+def outputs_and_gradients(model, inputs):
+    """The model's output on ``inputs`` and d(sum of squared outputs)/d(inputs, each weight)."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss(inputs, weights):
+        outputs = model.stateless_call(weights, [], inputs)[0]
+        return jnp.sum(outputs ** 2), outputs
+
+    weights = [v.value for v in model.trainable_variables]
+    gradients, outputs = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(jnp.asarray(inputs), weights)
+    return [np.asarray(outputs)] + [np.asarray(g) for g in jax.tree.leaves(gradients)]
+
+
+def test_a_keras_3x3_convolution_runs_as_winograd_with_keras_results(keras_conv_calls):
+    from kerasseq.jax_cpu_winograd import use_winograd_cpu_convolutions
+
+    model = conv_model((6, 10, 16), (24, 3, 1, "same"), (8, 3, 1, "same"))
+    inputs = np.random.default_rng(0).normal(size=(2, 6, 10, 16)).astype("float32")
+    try:
+        use_winograd_cpu_convolutions(False)
+        keras_result = outputs_and_gradients(model, inputs)
+    finally:
+        use_winograd_cpu_convolutions()
+    keras_conv_calls.clear()
+    routed = outputs_and_gradients(model, inputs)
+    assert keras_conv_calls == []
+    for got, expected in zip(routed, keras_result, strict=True):
+        assert relative_error(got, expected) < 1e-5
+
+
+@pytest.mark.parametrize("input_shape, convolution", [
+    ((6, 10, 16), (8, 3, 2, "same")),  # strided
+    ((6, 10, 16), (8, 3, 1, "valid")),  # no padding
+    ((6, 10, 16), (8, 5, 1, "same")),  # 5x5
+    ((6, 9, 16), (8, 3, 1, "same")),  # odd width
+    ((6, 10, 4), (8, 3, 1, "same")),  # too few input channels
+])
+def test_other_convolutions_stay_with_keras(keras_conv_calls, input_shape, convolution):
+    model = conv_model(input_shape, convolution)
+    keras_conv_calls.clear()
+    model(np.ones((1, *input_shape), "float32"))
+    assert keras_conv_calls == [(convolution[1], convolution[1], input_shape[-1], convolution[0])]
+
+
+@pytest.mark.parametrize("preset, filters", [("blog", (64, 512)), ("small", (16, 128))])
+def test_a_crnn_runs_five_of_its_seven_convolutions_as_winograd(keras_conv_calls, preset, filters):
+    from kerasseq.models import build_crnn
+
+    import jax
+
+    model = build_crnn(preset, charset="digits")
+    keras_conv_calls.clear()
+    jax.eval_shape(model, np.zeros((1, 32, 128, 1), "float32"))  # traces each convolution once
+    # conv1 (one grey channel) and conv7 (2x2, valid) stay with Keras
+    assert keras_conv_calls == [(3, 3, 1, filters[0]), (2, 2, filters[1], filters[1])]
