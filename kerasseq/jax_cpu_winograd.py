@@ -13,17 +13,20 @@ the same steps, so the backward pass is 16 matrix products per block too.
 Importing :mod:`kerasseq.models` calls :func:`use_winograd_cpu_convolutions`, which sends
 Keras's JAX convolutions here where the algorithm applies as written: 2-D, channels-last,
 3×3 kernels, stride 1, no dilation, no groups, ``same`` padding, even height and width,
-and at least :data:`MIN_CHANNELS` input channels (the CRNNs' convolutions 2 to 6; the
-first, on one grey channel, has too few channels to gain). Every other convolution, a
-GPU, and every other backend are left to Keras. The results match the direct
+at least :data:`MIN_CHANNELS` input channels and :data:`MIN_FILTERS` filters (the blog
+CRNN's convolutions 3 to 6; below that the transforms cost what the products save).
+Every other convolution, a GPU, and every other backend are left to Keras. The results match the direct
 convolution's to float32 round-off (about 1e-6 relative; ``mixed_bfloat16`` rounds the
 transformed blocks to bfloat16 where the direct convolution rounds the inputs).
 """
 
 import keras
 
-#: Fewest input channels for which the 16 matrix products beat XLA's direct convolution.
-MIN_CHANNELS = 16
+#: Fewest input channels and filters for which the 16 matrix products beat XLA's direct
+#: convolution on a 2-core Zen 4 EPYC (the blog CRNN's convolutions 3 to 6; its second,
+#: 64 -> 128, and every convolution of the small preset, 16 to 128 filters, were no faster).
+MIN_CHANNELS = 128
+MIN_FILTERS = 256
 
 _keras_conv = None
 _batched_product = None  # tile_products' custom-gradient function, made on first use
@@ -53,6 +56,7 @@ def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation
         and len(inputs.shape) == 4
         and tuple(kernel.shape[:2]) == (3, 3)
         and kernel.shape[2] == inputs.shape[3] >= MIN_CHANNELS
+        and kernel.shape[3] >= MIN_FILTERS
         and (data_format or keras.config.image_data_format()) == "channels_last"
         and standardize_tuple(strides, 2, "strides") == (1, 1)
         and standardize_tuple(dilation_rate, 2, "dilation_rate") == (1, 1)

@@ -27,7 +27,7 @@ def relative_error(got, expected):
     return float(np.max(np.abs(np.asarray(got, "float64") - expected)) / np.max(np.abs(expected)))
 
 
-@pytest.mark.parametrize("shape, filters", [((2, 4, 6, 16), 8), ((3, 8, 2, 20), 5), ((1, 2, 32, 64), 32)])
+@pytest.mark.parametrize("shape, filters", [((2, 4, 6, 16), 8), ((3, 8, 2, 20), 5), ((1, 2, 32, 128), 256)])
 def test_winograd_gives_the_direct_convolution_and_its_gradients(shape, filters):
     import jax
 
@@ -118,8 +118,8 @@ def outputs_and_gradients(model, inputs):
 def test_a_keras_3x3_convolution_runs_as_winograd_with_keras_results(keras_conv_calls):
     from kerasseq.jax_cpu_winograd import use_winograd_cpu_convolutions
 
-    model = conv_model((6, 10, 16), (24, 3, 1, "same"), (8, 3, 1, "same"))
-    inputs = np.random.default_rng(0).normal(size=(2, 6, 10, 16)).astype("float32")
+    model = conv_model((6, 10, 128), (256, 3, 1, "same"), (256, 3, 1, "same"))
+    inputs = np.random.default_rng(0).normal(size=(2, 6, 10, 128)).astype("float32")
     try:
         use_winograd_cpu_convolutions(False)
         keras_result = outputs_and_gradients(model, inputs)
@@ -133,11 +133,12 @@ def test_a_keras_3x3_convolution_runs_as_winograd_with_keras_results(keras_conv_
 
 
 @pytest.mark.parametrize("input_shape, convolution", [
-    ((6, 10, 16), (8, 3, 2, "same")),  # strided
-    ((6, 10, 16), (8, 3, 1, "valid")),  # no padding
-    ((6, 10, 16), (8, 5, 1, "same")),  # 5x5
-    ((6, 9, 16), (8, 3, 1, "same")),  # odd width
-    ((6, 10, 4), (8, 3, 1, "same")),  # too few input channels
+    ((6, 10, 128), (256, 3, 2, "same")),  # strided
+    ((6, 10, 128), (256, 3, 1, "valid")),  # no padding
+    ((6, 10, 128), (256, 5, 1, "same")),  # 5x5
+    ((6, 9, 128), (256, 3, 1, "same")),  # odd width
+    ((6, 10, 64), (256, 3, 1, "same")),  # too few input channels
+    ((6, 10, 128), (128, 3, 1, "same")),  # too few filters
 ])
 def test_other_convolutions_stay_with_keras(keras_conv_calls, input_shape, convolution):
     model = conv_model(input_shape, convolution)
@@ -146,14 +147,17 @@ def test_other_convolutions_stay_with_keras(keras_conv_calls, input_shape, convo
     assert keras_conv_calls == [(convolution[1], convolution[1], input_shape[-1], convolution[0])]
 
 
-@pytest.mark.parametrize("preset, filters", [("blog", (64, 512)), ("small", (16, 128))])
-def test_a_crnn_runs_five_of_its_seven_convolutions_as_winograd(keras_conv_calls, preset, filters):
-    from kerasseq.models import build_crnn
-
+@pytest.mark.parametrize("preset, keras_convolutions", [
+    ("blog", [(3, 3, 1, 64), (3, 3, 64, 128), (2, 2, 512, 512)]),  # conv 1, 2 and 7
+    ("small", [(3, 3, 1, 16), (3, 3, 16, 32), (3, 3, 32, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128),
+               (2, 2, 128, 128)]),  # all seven: too few channels to gain
+])
+def test_the_blog_crnn_runs_its_convolutions_3_to_6_as_winograd(keras_conv_calls, preset, keras_convolutions):
     import jax
+
+    from kerasseq.models import build_crnn
 
     model = build_crnn(preset, charset="digits")
     keras_conv_calls.clear()
     jax.eval_shape(model, np.zeros((1, 32, 128, 1), "float32"))  # traces each convolution once
-    # conv1 (one grey channel) and conv7 (2x2, valid) stay with Keras
-    assert keras_conv_calls == [(3, 3, 1, filters[0]), (2, 2, filters[1], filters[1])]
+    assert keras_conv_calls == keras_convolutions
