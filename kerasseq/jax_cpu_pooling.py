@@ -16,7 +16,7 @@ a GPU, and every other backend are left to Keras.
 import keras
 from keras.src.utils.argument_validation import standardize_tuple
 
-_keras_max_pool = None
+from kerasseq.keras_routes import keras_op, route
 
 
 def use_reshape_max_pool(enabled=True):
@@ -24,14 +24,7 @@ def use_reshape_max_pool(enabled=True):
 
     Idempotent; a no-op on other backends. Takes effect for layers called afterwards.
     """
-    global _keras_max_pool
-    if keras.backend.backend() != "jax":
-        return
-    from keras.src import backend
-
-    if _keras_max_pool is None:
-        _keras_max_pool = backend.nn.max_pool
-    backend.nn.max_pool = _max_pool if enabled else _keras_max_pool
+    route("jax", {"max_pool": _max_pool}, enabled)
 
 
 def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
@@ -52,7 +45,7 @@ def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
         and inputs.shape[2] % window[1] == 0
     )
     if not tiles:
-        return _keras_max_pool(inputs, pool_size, strides, padding, data_format)
+        return keras_op("max_pool")(inputs, pool_size, strides, padding, data_format)
     _, height, width, channels = inputs.shape
     windows = inputs.reshape(-1, height // window[0], window[0], width // window[1], window[1], channels)
     return jnp.max(windows, axis=(2, 4))

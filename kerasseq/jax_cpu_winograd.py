@@ -22,13 +22,14 @@ transformed blocks to bfloat16 where the direct convolution rounds the inputs).
 
 import keras
 
+from kerasseq.keras_routes import keras_op, route
+
 #: Fewest input channels and filters for which the 16 matrix products beat XLA's direct
 #: convolution on a 2-core Zen 4 EPYC (the blog CRNN's convolutions 3 to 6; its second,
 #: 64 -> 128, and every convolution of the small preset, 16 to 128 filters, were no faster).
 MIN_CHANNELS = 128
 MIN_FILTERS = 256
 
-_keras_conv = None
 _batched_product = None  # tile_products' custom-gradient function, made on first use
 
 
@@ -36,14 +37,7 @@ def use_winograd_cpu_convolutions(enabled=True):
     """Route (``enabled``) or stop routing JAX's CPU 3×3 convolutions to
     :func:`winograd_conv3x3`. Idempotent; a no-op on other backends. Takes effect for
     layers called afterwards."""
-    global _keras_conv
-    if keras.backend.backend() != "jax":
-        return
-    from keras.src import backend
-
-    if _keras_conv is None:
-        _keras_conv = backend.nn.conv
-    backend.nn.conv = _conv if enabled else _keras_conv
+    route("jax", {"conv": _conv}, enabled)
 
 
 def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
@@ -65,7 +59,7 @@ def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation
         and inputs.shape[2] % 2 == 0
     )
     if not applies:
-        return _keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
+        return keras_op("conv")(inputs, kernel, strides, padding, data_format, dilation_rate)
     return winograd_conv3x3(inputs, kernel)
 
 

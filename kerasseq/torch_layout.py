@@ -19,23 +19,14 @@ every other backend are left to Keras.
 import keras
 from keras.src.utils.argument_validation import standardize_tuple
 
-_keras_conv = None
-_keras_max_pool = None
+from kerasseq.keras_routes import keras_op, route
 
 
 def use_channels_last_views(enabled=True):
     """Route (``enabled``) or stop routing the PyTorch backend's 2-D convolutions and max
     poolings to the copy-free versions. Idempotent; a no-op on other backends. Takes
     effect for layers called afterwards."""
-    global _keras_conv, _keras_max_pool
-    if keras.backend.backend() != "torch":
-        return
-    from keras.src import backend
-
-    if _keras_conv is None:
-        _keras_conv, _keras_max_pool = backend.nn.conv, backend.nn.max_pool
-    backend.nn.conv = _conv if enabled else _keras_conv
-    backend.nn.max_pool = _max_pool if enabled else _keras_max_pool
+    route("torch", {"conv": _conv, "max_pool": _max_pool}, enabled)
 
 
 def _viewable(inputs, data_format):
@@ -60,10 +51,10 @@ def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation
     inputs, kernel = keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(kernel)
     padding = padding.lower()
     if not (_viewable(inputs, data_format) and kernel.shape[2] == inputs.shape[3]):
-        return _keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
+        return keras_op("conv")(inputs, kernel, strides, padding, data_format, dilation_rate)
     strides = standardize_tuple(strides, 2, "strides")
     if padding == "same" and strides != (1, 1):  # PyTorch's "same" takes unit strides only
-        return _keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
+        return keras_op("conv")(inputs, kernel, strides, padding, data_format, dilation_rate)
     kernel = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
     dilation = standardize_tuple(dilation_rate, 2, "dilation_rate")
     outputs = torch.nn.functional.conv2d(inputs.permute(0, 3, 1, 2), kernel, stride=strides, padding=padding,
@@ -78,7 +69,7 @@ def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
 
     inputs = keras.ops.convert_to_tensor(inputs)
     if not (_viewable(inputs, data_format) and padding.lower() == "valid"):
-        return _keras_max_pool(inputs, pool_size, strides, padding, data_format)
+        return keras_op("max_pool")(inputs, pool_size, strides, padding, data_format)
     window = standardize_tuple(pool_size, 2, "pool_size")
     strides = standardize_tuple(strides or window, 2, "strides")
     outputs = torch.nn.functional.max_pool2d(inputs.permute(0, 3, 1, 2), window, strides)

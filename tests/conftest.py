@@ -17,6 +17,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_WORDS = ["cat", "dog", "sun", "map", "Key", "BOX", "42", "708"]
 
 
+def jax_outputs_and_gradients(model, inputs):
+    """On the JAX backend, the model's output on ``inputs`` and d(sum of squared
+    outputs)/d(inputs, each weight), as NumPy arrays, computed in one jitted call."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss(inputs, weights):
+        outputs = model.stateless_call(weights, [], inputs)[0]
+        return jnp.sum(outputs ** 2), outputs
+
+    weights = [v.value for v in model.trainable_variables]
+    gradients, outputs = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(jnp.asarray(inputs), weights)
+    return [np.asarray(outputs)] + [np.asarray(g) for g in jax.tree.leaves(gradients)]
+
+
 def load_script(name):
     """Import ``scripts/NAME.py`` or ``data_prep/NAME.py`` as a module (its ``main``)."""
     for folder in ("scripts", "data_prep"):

@@ -4,29 +4,18 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import jax_outputs_and_gradients
+
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes the JAX backend only")
-
-
-def outputs_and_gradients(model, inputs):
-    """The model's output on ``inputs`` and d(sum of squared outputs)/d(inputs, each weight)."""
-    import jax
-    import jax.numpy as jnp
-
-    def loss(inputs, weights):
-        return jnp.sum(model.stateless_call(weights, [], inputs)[0] ** 2)
-
-    weights = [v.value for v in model.trainable_variables]
-    gradients = jax.grad(loss, argnums=(0, 1))(jnp.asarray(inputs), weights)
-    return [np.asarray(model(inputs))] + [np.asarray(g) for g in jax.tree.leaves(gradients)]
 
 
 @pytest.fixture
 def keras_pool_calls(monkeypatch):
-    from kerasseq import jax_cpu_pooling
+    from kerasseq import jax_cpu_pooling, keras_routes
 
     jax_cpu_pooling.use_reshape_max_pool()  # as importing kerasseq.models does
-    calls, keras_pool = [], jax_cpu_pooling._keras_max_pool
-    monkeypatch.setattr(jax_cpu_pooling, "_keras_max_pool", lambda *a, **k: calls.append(a[1]) or keras_pool(*a, **k))
+    calls, keras_pool = [], keras_routes.keras_op("max_pool")
+    monkeypatch.setitem(keras_routes.KERAS_OPS, "max_pool", lambda *a, **k: calls.append(a[1]) or keras_pool(*a, **k))
     return calls
 
 
@@ -46,11 +35,11 @@ def test_tiling_windows_give_keras_outputs_and_gradients_without_its_pooling(ker
     inputs = np.random.default_rng(0).normal(size=(3, 8, 12, 2)).astype("float32")
     try:
         use_reshape_max_pool(False)
-        keras_result = outputs_and_gradients(model, inputs)
+        keras_result = jax_outputs_and_gradients(model, inputs)
     finally:
         use_reshape_max_pool()
     keras_pool_calls.clear()
-    reshaped = outputs_and_gradients(model, inputs)
+    reshaped = jax_outputs_and_gradients(model, inputs)
     assert keras_pool_calls == []
     assert reshaped[0].shape == (3, 2, 6, 3)
     for got, expected in zip(reshaped, keras_result, strict=True):

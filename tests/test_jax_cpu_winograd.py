@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import jax_outputs_and_gradients
+
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes the JAX backend only")
 
 
@@ -84,11 +86,11 @@ def test_bfloat16_runs_every_product_on_bfloat16_operands_with_float32_sums():
 
 @pytest.fixture
 def keras_conv_calls(monkeypatch):
-    from kerasseq import jax_cpu_winograd
+    from kerasseq import jax_cpu_winograd, keras_routes
 
     jax_cpu_winograd.use_winograd_cpu_convolutions()  # as importing kerasseq.models does
-    calls, keras_conv = [], jax_cpu_winograd._keras_conv
-    monkeypatch.setattr(jax_cpu_winograd, "_keras_conv", lambda *a, **k: calls.append(a[1].shape) or keras_conv(*a, **k))
+    calls, keras_conv = [], keras_routes.keras_op("conv")
+    monkeypatch.setitem(keras_routes.KERAS_OPS, "conv", lambda *a, **k: calls.append(a[1].shape) or keras_conv(*a, **k))
     return calls
 
 
@@ -101,20 +103,6 @@ def conv_model(input_shape, *convolutions):
     return keras.Model(images, keras.layers.Dense(3)(features))
 
 
-def outputs_and_gradients(model, inputs):
-    """The model's output on ``inputs`` and d(sum of squared outputs)/d(inputs, each weight)."""
-    import jax
-    import jax.numpy as jnp
-
-    def loss(inputs, weights):
-        outputs = model.stateless_call(weights, [], inputs)[0]
-        return jnp.sum(outputs ** 2), outputs
-
-    weights = [v.value for v in model.trainable_variables]
-    gradients, outputs = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(jnp.asarray(inputs), weights)
-    return [np.asarray(outputs)] + [np.asarray(g) for g in jax.tree.leaves(gradients)]
-
-
 def test_a_keras_3x3_convolution_runs_as_winograd_with_keras_results(keras_conv_calls):
     from kerasseq.jax_cpu_winograd import use_winograd_cpu_convolutions
 
@@ -122,11 +110,11 @@ def test_a_keras_3x3_convolution_runs_as_winograd_with_keras_results(keras_conv_
     inputs = np.random.default_rng(0).normal(size=(2, 6, 10, 128)).astype("float32")
     try:
         use_winograd_cpu_convolutions(False)
-        keras_result = outputs_and_gradients(model, inputs)
+        keras_result = jax_outputs_and_gradients(model, inputs)
     finally:
         use_winograd_cpu_convolutions()
     keras_conv_calls.clear()
-    routed = outputs_and_gradients(model, inputs)
+    routed = jax_outputs_and_gradients(model, inputs)
     assert keras_conv_calls == []
     for got, expected in zip(routed, keras_result, strict=True):
         assert relative_error(got, expected) < 1e-5
