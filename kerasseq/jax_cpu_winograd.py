@@ -15,9 +15,10 @@ Keras's JAX convolutions here where the algorithm applies as written: 2-D, chann
 3×3 kernels, stride 1, no dilation, no groups, ``same`` padding, even height and width,
 at least :data:`MIN_CHANNELS` input channels and :data:`MIN_FILTERS` filters (the blog
 CRNN's convolutions 3 to 6; below that the transforms cost what the products save).
-Every other convolution, a GPU, and every other backend are left to Keras. The results match the direct
-convolution's to float32 round-off (about 1e-6 relative; ``mixed_bfloat16`` rounds the
-transformed blocks to bfloat16 where the direct convolution rounds the inputs).
+Every other convolution, a GPU, and every other backend are left to Keras. The results
+match the direct convolution's to float32 round-off (about 1e-6 relative;
+``mixed_bfloat16`` rounds the transformed blocks to bfloat16 where the direct
+convolution rounds the inputs).
 """
 
 import keras
