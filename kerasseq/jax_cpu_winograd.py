@@ -186,8 +186,7 @@ def winograd_conv3x3(images, kernel):
 
     kernel = jnp.asarray(kernel)
     dtype = kernel.dtype  # as Keras's convolution, which casts the images to the kernel's dtype
-    images = jnp.asarray(images)
-    images = images.astype(jnp.float32)
+    images = jnp.asarray(images).astype(jnp.float32)
     tiles = input_tiles(images).astype(dtype)
     kernels = kernel_tiles(kernel.astype(jnp.float32)).astype(dtype)
     shape = (*images.shape[:3], kernel.shape[3])
