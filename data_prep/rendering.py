@@ -6,9 +6,11 @@ options, never on the number of worker processes.
 """
 
 import dataclasses
+import functools
 import io
 import multiprocessing
 import os
+import re
 from importlib import resources
 
 import cv2
@@ -62,22 +64,37 @@ def read_lexicon(path):
         raise DataError(f"lexicon {path} is not UTF-8 text") from None
 
 
+def bundled_fonts_folder():
+    """matplotlib's font folder (DejaVu, STIX and Computer Modern faces): fonts that a
+    kerasseq dependency ships, the fallback on a machine with no system fonts."""
+    import matplotlib
+
+    return os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
+
+
+def _font_files(folder):
+    return [os.path.join(directory, f) for directory, _, files in os.walk(folder)
+            for f in files if f.lower().endswith(FONT_EXTENSIONS)]
+
+
 def find_fonts(paths=None):
-    """Font files named or found below ``paths`` (default: the system font folders),
-    sorted, plus Pillow's embedded font when no paths are given or PILLOW_FONT is one of
-    them. Files with the same name in two folders (two packages shipping one font) count
-    once, the first path kept: labels.tsv names fonts by file name, and a font held out of
-    training must not come back under another path."""
+    """Font files named or found below ``paths`` (default: the system font folders, or
+    matplotlib's fonts where those hold none), sorted, plus Pillow's embedded font when
+    no paths are given or PILLOW_FONT is one of them. Files with the same name in two
+    folders (two packages shipping one font) count once, the first path kept: labels.tsv
+    names fonts by file name, and a font held out of training must not come back under
+    another path."""
     search = list(paths) if paths else [folder for folder in FONT_FOLDERS if os.path.isdir(folder)]
     fonts = []
     for path in search:
         if path == PILLOW_FONT or os.path.isfile(path):
             fonts.append(path)
         elif os.path.isdir(path):
-            for directory, _, files in os.walk(path):
-                fonts.extend(os.path.join(directory, f) for f in files if f.lower().endswith(FONT_EXTENSIONS))
+            fonts.extend(_font_files(path))
         else:
             raise DataError(f"font file or folder not found: {path}")
+    if not paths and not fonts:
+        fonts = _font_files(bundled_fonts_folder())
     by_name = {}
     for font in sorted(set(fonts)):
         by_name.setdefault(os.path.basename(font), font)
@@ -105,11 +122,78 @@ def covers(font, characters):
     return all(bytes(face.getmask(c)) != missing for c in characters if not c.isspace())
 
 
+#: Glyph names that say nothing of the glyph (CID-keyed and some converted fonts).
+_ANONYMOUS_GLYPH = re.compile(r"(glyph|cid|gid|g)\d+", re.IGNORECASE)
+_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+#: Characters with no enclosed counter in any plain face: when every one of them
+#: draws with a hole, each letter sits in a drawn frame (key caps, outlined faces).
+_OPEN_CHARACTERS = "ilI1T"
+#: Glyph-name suffixes of small capitals, which draw a lower-case letter as a capital.
+_SMALL_CAPS_SUFFIXES = ("sc", "smcp", "c2sc", "small")
+
+
+def _letter_glyph_names(character):
+    """Glyph names that a font may give ``character`` and still draw the character itself."""
+    names = {character, f"uni{ord(character):04X}", f"u{ord(character):04X}"}
+    if character.isdigit():
+        names.add(_DIGIT_NAMES[int(character)])
+    return names
+
+
+def _glyph_names_are_letters(font, characters):
+    """False when the font's character map sends a letter or digit of ``characters`` to a
+    glyph named as something else: Dingbats' 'a' is glyph 'a60', Standard Symbols' 'a'
+    is 'alpha', a small-caps face's 'a' is 'a.sc'. Stylistic variants pass ('a.SngStory')."""
+    from fontTools.ttLib import TTFont, TTLibError
+
+    try:
+        cmap = TTFont(font, lazy=True, fontNumber=0)["cmap"].getBestCmap() or {}
+    except (OSError, KeyError, TTLibError, AssertionError):
+        return False
+    for character in characters:
+        name = cmap.get(ord(character))
+        if not character.isascii() or not character.isalnum() or name is None or _ANONYMOUS_GLYPH.fullmatch(name):
+            continue
+        base, _, variant = name.partition(".")
+        if base not in _letter_glyph_names(character) or variant.lower() in _SMALL_CAPS_SUFFIXES:
+            return False
+    return True
+
+
+def _has_hole(mask):
+    """True if the ink of a (H, W) uint8 glyph mask encloses a counter."""
+    ink = (mask > 127).astype(np.uint8)
+    _, hierarchy = cv2.findContours(ink, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return hierarchy is not None and bool((hierarchy[0][:, 3] >= 0).any())
+
+
+def draws_framed_letters(font):
+    """True when every one of _OPEN_CHARACTERS draws with a counter: a decorated face
+    (Linux Biolinum Keyboard draws each letter inside a key cap)."""
+    face = load_font(font, 48)
+    masks = [np.asarray(face.getmask(c), dtype=np.uint8).reshape(face.getmask(c).size[::-1]) for c in _OPEN_CHARACTERS]
+    return all(mask.size and _has_hole(np.pad(mask, 2)) for mask in masks)
+
+
+@functools.lru_cache(maxsize=None)
+def draws_plain_characters(font, characters):
+    """True if ``font`` draws every one of ``characters`` as that character: a glyph of
+    its own, named as the character in the font's character map, and not inside a frame.
+    Symbol-encoded and pictograph fonts (URW's Dingbats and Standard Symbols), small-caps
+    faces and key-cap faces fail; Pillow's embedded font passes."""
+    if not covers(font, characters):
+        return False
+    if font == PILLOW_FONT:
+        return True
+    return _glyph_names_are_letters(font, characters) and not draws_framed_letters(font)
+
+
 def usable_fonts(fonts, charset):
-    """(fonts that draw every character of ``charset``, fonts that do not)."""
+    """(fonts that draw every character of ``charset`` as itself, fonts that do not);
+    see :func:`draws_plain_characters`."""
     good, bad = [], []
     for font in fonts:
-        (good if covers(font, charset.characters) else bad).append(font)
+        (good if draws_plain_characters(font, charset.characters) else bad).append(font)
     return good, bad
 
 

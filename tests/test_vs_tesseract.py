@@ -76,12 +76,19 @@ def test_only_tesseract_5_or_later_is_used(tmp_path, monkeypatch):
     assert find_tesseract() == str(tmp_path / "tesseract")
 
 
-def test_real_tesseract_reads_clean_words_within_its_whitelist(splits):
+def test_real_tesseract_reads_clean_words_within_its_whitelist(tmp_path):
+    from data_prep.benchmark_splits import SPLIT_OPTIONS
+    from data_prep.rendering import bundled_fonts_folder, render_dataset
+
     executable = find_tesseract()
     if executable is None:
         pytest.skip("Tesseract 5 is not installed (apt-get install tesseract-ocr)")
-    folders, _ = splits
-    items = find_source(folders["clean"]).items
+    # plain text faces the test chooses, the same on every machine: the machine's own
+    # held-out fonts may be anything from a hairline face to a pictograph font
+    fonts = [os.path.join(bundled_fonts_folder(), name) for name in ("DejaVuSans.ttf", "DejaVuSerif.ttf")]
+    render_dataset(str(tmp_path), 24, fonts=fonts, seed=5, workers=1, val_share=0.0, options=SPLIT_OPTIONS["clean"],
+                   progress=False)
+    items = find_source(str(tmp_path)).items
     texts, _ = read_with_tesseract([i.path for i in items], "0123456789", executable)
     assert all(set(text) <= set("0123456789") for text in texts)
     texts, _ = read_with_tesseract([i.path for i in items], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", executable)
