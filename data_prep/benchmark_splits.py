@@ -17,8 +17,8 @@ NOISE_EFFECTS = ("levels", "invert", "rotate", "shear", "blur", "noise", "jpeg")
 #: effect of the renderer at its usual rate (contrast, inversion, rotation, shear, blur,
 #: noise, JPEG); ``lowres`` clean text in an image 12-18 px high.
 SPLIT_OPTIONS = {
-    "clean": RenderOptions(disabled=NOISE_EFFECTS),
-    "noisy": RenderOptions(),
+    "clean": RenderOptions(disabled=NOISE_EFFECTS + ("lowres",)),
+    "noisy": RenderOptions(disabled=("lowres",)),
     "lowres": RenderOptions(disabled=NOISE_EFFECTS, height=12, max_height=18),
 }
 

@@ -28,7 +28,11 @@ PILLOW_FONT = "pillow-default"
 FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"))
 FONT_EXTENSIONS = (".ttf", ".otf")
 #: Effects that can be switched off with ``--disable``.
-EFFECTS = ("size", "stroke", "levels", "invert", "rotate", "shear", "blur", "noise", "jpeg", "padding")
+EFFECTS = ("size", "stroke", "levels", "invert", "rotate", "shear", "blur", "noise", "jpeg", "padding", "lowres")
+#: With the ``lowres`` effect: the share of images drawn 10-20 px high (then blurred,
+#: noised and JPEG-compressed at that size, as a small word photographed is).
+LOWRES_SHARE = 0.25
+LOWRES_HEIGHTS = (10, 20)
 
 
 @dataclasses.dataclass
@@ -102,6 +106,34 @@ def find_fonts(paths=None):
     if not paths:
         fonts.append(PILLOW_FONT)
     return fonts
+
+
+@functools.lru_cache(maxsize=None)
+def font_family(font):
+    """The family a font file belongs to: its typographic family name (name table ID 16,
+    else ID 1), e.g. "DejaVu Sans" for DejaVuSansCondensed-Bold.ttf; the file name for a
+    font without one, "Pillow" for Pillow's embedded font."""
+    if font == PILLOW_FONT:
+        return "Pillow"
+    from fontTools.ttLib import TTFont, TTLibError
+
+    try:
+        names = TTFont(font, lazy=True, fontNumber=0)["name"]
+        for name_id in (16, 1):
+            record = names.getName(name_id, 3, 1) or names.getName(name_id, 1, 0)
+            if record and str(record).strip():
+                return str(record).strip()
+    except (OSError, KeyError, TTLibError, AssertionError, UnicodeDecodeError):
+        pass
+    return os.path.splitext(os.path.basename(font))[0]
+
+
+def by_family(fonts):
+    """{family: [its fonts, in the order given]}, families in first-seen order."""
+    families = {}
+    for font in fonts:
+        families.setdefault(font_family(font), []).append(font)
+    return families
 
 
 def load_font(font, size):
@@ -214,7 +246,8 @@ def choose_text(rng, words, charset, options):
 
 def render_word(text, font, rng, options):
     """Draw ``text`` with ``font``; returns (H, W) uint8 grayscale, H = options.height
-    (or the natural height when 0; or drawn from height..max_height when that is larger)."""
+    (or the natural height when 0; or drawn from height..max_height when that is larger;
+    or, with the ``lowres`` effect, LOWRES_SHARE of the time 10-20 px)."""
     size = int(rng.integers(20, 48)) if options.on("size") else 32
     face = load_font(font, size)
     stroke = int(rng.integers(0, 3)) if options.on("stroke") and rng.random() < 0.3 else 0
@@ -237,6 +270,8 @@ def render_word(text, font, rng, options):
     height = options.height
     if height and options.max_height > height:
         height = int(rng.integers(height, options.max_height + 1))
+    elif height and options.on("lowres") and rng.random() < LOWRES_SHARE:
+        height = int(rng.integers(LOWRES_HEIGHTS[0], LOWRES_HEIGHTS[1] + 1))
     if height:
         scale = height / gray.shape[0]
         width = max(1, round(gray.shape[1] * scale))
@@ -296,8 +331,9 @@ class RenderJob:
     seed: int
     words: list
     charset: Charset
-    train_fonts: list
-    val_fonts: list
+    #: the fonts of each family, one list per family: a word picks a family, then a face
+    train_families: list
+    val_families: list
     val_share: float
     options: RenderOptions
 
@@ -314,8 +350,9 @@ def render_one(job, index):
     """Render image ``index`` of ``job`` to disk; returns its labels.tsv fields
     (relative path, text, font name, split)."""
     rng = np.random.default_rng([job.seed, index])
-    split = "val" if job.val_fonts and rng.random() < job.val_share else "train"
-    fonts = job.val_fonts if split == "val" else job.train_fonts
+    split = "val" if job.val_families and rng.random() < job.val_share else "train"
+    families = job.val_families if split == "val" else job.train_families
+    fonts = families[int(rng.integers(len(families)))]
     font = fonts[int(rng.integers(len(fonts)))]
     text = choose_text(rng, job.words, job.charset, job.options)
     gray = render_word(text, font, rng, job.options)
@@ -331,13 +368,33 @@ def _render_chunk(indexes):
     return [render_one(_JOB, index) for index in indexes]
 
 
+def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0):
+    """(training fonts, held-out fonts) of the usable ``fonts``: ``holdout_fonts`` fonts,
+    or every face of ``holdout_families`` families, drawn by ``seed``."""
+    if holdout_families:
+        families = by_family(fonts)
+        if holdout_families >= len(families):
+            raise DataError(f"--holdout-families {holdout_families} leaves no training family: "
+                            f"only {len(families)} families among the usable fonts")
+        names = sorted(families)
+        held_names = {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:holdout_families]}
+        return ([f for f in fonts if font_family(f) not in held_names], [f for f in fonts if font_family(f) in held_names])
+    if holdout_fonts >= len(fonts):
+        raise DataError(f"--holdout-fonts {holdout_fonts} leaves no training font: only {len(fonts)} usable fonts")
+    held = set(np.random.default_rng(seed).permutation(len(fonts))[:holdout_fonts].tolist())
+    return [f for i, f in enumerate(fonts) if i not in held], [f for i, f in enumerate(fonts) if i in held]
+
+
 def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_PRESET,
-                   holdout_fonts=0, val_share=0.1, options=None, progress=True):
+                   holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0):
     """Render ``count`` word images into ``out`` and write ``out/labels.tsv``.
 
-    Each labels.tsv row: ``relative/path<TAB>text<TAB>font<TAB>split``; split is
-    ``val`` for images drawn with one of the ``holdout_fonts`` fonts kept out of
-    training (chosen by ``seed``), else ``train``. Returns the rows.
+    Each image is drawn in a font family picked uniformly, then one of its faces, so a
+    family with 30 weights is not drawn 30 times as often as one with a single face.
+    Each labels.tsv row: ``relative/path<TAB>text<TAB>font<TAB>split``; split is ``val``
+    for images drawn in the fonts kept out of training (chosen by ``seed``): the
+    ``holdout_fonts`` fonts, or every face of the ``holdout_families`` families. Returns
+    the rows.
     """
     options = options or RenderOptions()
     unknown = set(options.disabled) - set(EFFECTS)
@@ -352,13 +409,10 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
     fonts, unusable = usable_fonts(find_fonts(fonts), charset)
     if not fonts:
         raise DataError(f"no font draws every character of the charset (tried {len(unusable)})")
-    if holdout_fonts >= len(fonts):
-        raise DataError(f"--holdout-fonts {holdout_fonts} leaves no training font: only {len(fonts)} usable fonts")
-    held = set(np.random.default_rng(seed).permutation(len(fonts))[:holdout_fonts].tolist())
+    train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed)
     job = RenderJob(
         out=out, seed=seed, words=words, charset=charset,
-        train_fonts=[f for i, f in enumerate(fonts) if i not in held],
-        val_fonts=[f for i, f in enumerate(fonts) if i in held],
+        train_families=list(by_family(train_fonts).values()), val_families=list(by_family(val_fonts).values()),
         val_share=val_share, options=options,
     )
     os.makedirs(out, exist_ok=True)

@@ -92,7 +92,8 @@ def tiny_words(tmp_path_factory):
     from data_prep.rendering import RenderOptions, render_dataset
 
     out = tmp_path_factory.mktemp("tiny_words")
-    options = RenderOptions(disabled=("rotate", "shear", "blur", "noise", "jpeg", "invert", "stroke", "levels"),
+    options = RenderOptions(disabled=("rotate", "shear", "blur", "noise", "jpeg", "invert", "stroke", "levels",
+                                      "lowres"),
                             digit_share=0.0)
     fonts = [os.path.join("/usr/share/fonts/truetype/dejavu", f) for f in ("DejaVuSans.ttf", "DejaVuSerif.ttf")]
     fonts = [f for f in fonts if os.path.exists(f)] or None

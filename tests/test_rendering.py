@@ -33,7 +33,7 @@ def test_rendered_words_have_variety_and_fit_the_charset(rendered):
     assert any(t.isdigit() for t in texts) and any(t.isupper() and len(t) > 1 for t in texts)
     assert any(t[0].isupper() and t[1:].islower() for t in texts if len(t) > 1)
     images = [read_gray(os.path.join(folder, row[0])) for row in rows[:60]]
-    assert all(image.shape[0] == 32 for image in images)
+    assert {image.shape[0] for image in images} <= {32} | set(range(10, 21))  # 32 px, or low resolution
     assert len({image.shape[1] for image in images}) > 20  # word widths vary
     backgrounds = [int(np.median(image)) for image in images]
     assert min(backgrounds) < 128 < max(backgrounds)  # some are inverted
@@ -49,7 +49,7 @@ def test_holdout_fonts_are_only_used_for_validation(rendered):
 
 def test_effects_switch_off_and_a_lexicon_is_used(tmp_path):
     options = RenderOptions(disabled=("size", "stroke", "levels", "invert", "rotate", "shear", "blur", "noise", "jpeg",
-                                      "padding"), digit_share=0.0)
+                                      "padding", "lowres"), digit_share=0.0)
     rows = render_dataset(str(tmp_path), 20, words=["plain"], fonts=[bundled("DejaVuSans.ttf")], workers=1, options=options,
                           progress=False)
     assert {row[1] for row in rows} <= {"plain", "Plain", "PLAIN"}
@@ -134,3 +134,36 @@ def test_with_no_system_fonts_the_renderer_uses_the_fonts_matplotlib_ships(monke
     assert bundled("DejaVuSans.ttf") in fonts and fonts[-1] == PILLOW_FONT
     good, _ = usable_fonts(fonts, Charset(ALNUM))
     assert len(good) >= 15  # DejaVu, STIX and Computer Modern text faces
+
+
+def test_the_lowres_effect_draws_a_quarter_of_the_words_10_to_20_pixels_high(tmp_path):
+    rows = render_dataset(str(tmp_path), 200, fonts=[bundled("DejaVuSans.ttf")], seed=2, workers=1, progress=False)
+    heights = np.array([read_gray(tmp_path / row[0]).shape[0] for row in rows])
+    assert set(heights) <= set(range(10, 21)) | {32}
+    assert 0.15 < np.mean(heights < 32) < 0.35 and len(set(heights[heights < 32])) > 5
+    off = render_dataset(str(tmp_path / "off"), 50, fonts=[bundled("DejaVuSans.ttf")], seed=2, workers=1,
+                         options=RenderOptions(disabled=("lowres",)), progress=False)
+    assert {read_gray(tmp_path / "off" / row[0]).shape[0] for row in off} == {32}
+
+
+def test_held_out_families_keep_every_face_of_a_family_out_of_training(tmp_path):
+    from data_prep.rendering import font_family, split_fonts
+
+    fonts = [bundled(name) for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf",
+                                        "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf", "cmr10.ttf")]
+    assert font_family(bundled("DejaVuSans-Bold.ttf")) == font_family(bundled("DejaVuSans.ttf")) == "DejaVu Sans"
+    for seed in range(4):
+        train, held = split_fonts(fonts, holdout_families=2, seed=seed)
+        assert sorted(train + held) == sorted(fonts)
+        assert len({font_family(f) for f in held}) == 2 and not {font_family(f) for f in held} & {font_family(f) for f in train}
+    rows = render_dataset(str(tmp_path), 120, fonts=fonts, seed=1, workers=1, holdout_families=1, val_share=0.3,
+                          progress=False)
+    val_families = {font_family(bundled(row[2])) for row in rows if row[3] == "val"}
+    train_faces = [row[2] for row in rows if row[3] == "train"]
+    assert len(val_families) == 1 and not val_families & {font_family(bundled(f)) for f in train_faces}
+    # a family is picked uniformly, then a face: the two-face families are not drawn twice as often
+    counts = {family: sum(font_family(bundled(f)) == family for f in train_faces) for family in
+              {font_family(bundled(f)) for f in train_faces}}
+    assert max(counts.values()) < 2 * min(counts.values())
+    with pytest.raises(DataError, match="leaves no training family"):
+        split_fonts(fonts, holdout_families=4)
