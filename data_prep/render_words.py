@@ -22,6 +22,7 @@ def main(argv=None):
     parser.add_argument("--holdout-fonts", type=int, default=0, help="keep K fonts out of training; their images are the validation split")
     parser.add_argument("--holdout-families", type=int, default=0,
                         help="keep every face of K font families out of training (instead of --holdout-fonts)")
+    parser.add_argument("--holdout-seed", type=int, help="seed of the held-out choice (default: --seed), so that parts rendered with other seeds hold out the same fonts")
     parser.add_argument("--val-share", type=float, default=0.1, help="with --holdout-fonts/--holdout-families: share of images drawn in held-out fonts")
     parser.add_argument("--digit-share", type=float, default=0.1, help="share of digit strings")
     parser.add_argument("--height", type=int, default=32, help="image height in pixels (0: natural size)")
@@ -35,7 +36,7 @@ def main(argv=None):
     words = read_lexicon(args.lexicon) if args.lexicon else None
     rows = render_dataset(args.out, args.count, words=words, fonts=args.fonts, seed=args.seed, workers=args.workers,
                           charset=args.charset, holdout_fonts=args.holdout_fonts, holdout_families=args.holdout_families,
-                          val_share=args.val_share,
+                          holdout_seed=args.holdout_seed, val_share=args.val_share,
                           options=options, progress=not args.quiet)
     held = sorted({row[2] for row in rows if row[3] == "val"})
     print(f"wrote {len(rows)} images and labels.tsv to {args.out}" + (f"; validation fonts: {', '.join(held)}" if held else ""))

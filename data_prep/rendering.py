@@ -386,15 +386,15 @@ def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0):
 
 
 def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_PRESET,
-                   holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0):
+                   holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0, holdout_seed=None):
     """Render ``count`` word images into ``out`` and write ``out/labels.tsv``.
 
     Each image is drawn in a font family picked uniformly, then one of its faces, so a
     family with 30 weights is not drawn 30 times as often as one with a single face.
     Each labels.tsv row: ``relative/path<TAB>text<TAB>font<TAB>split``; split is ``val``
-    for images drawn in the fonts kept out of training (chosen by ``seed``): the
-    ``holdout_fonts`` fonts, or every face of the ``holdout_families`` families. Returns
-    the rows.
+    for images drawn in the fonts kept out of training (chosen by ``holdout_seed``,
+    default ``seed``): the ``holdout_fonts`` fonts, or every face of the
+    ``holdout_families`` families. Returns the rows.
     """
     options = options or RenderOptions()
     unknown = set(options.disabled) - set(EFFECTS)
@@ -409,7 +409,7 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
     fonts, unusable = usable_fonts(find_fonts(fonts), charset)
     if not fonts:
         raise DataError(f"no font draws every character of the charset (tried {len(unusable)})")
-    train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed)
+    train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed if holdout_seed is None else holdout_seed)
     job = RenderJob(
         out=out, seed=seed, words=words, charset=charset,
         train_families=list(by_family(train_fonts).values()), val_families=list(by_family(val_fonts).values()),

@@ -31,6 +31,8 @@ PRESETS = {
     "blog": {"kind": "crnn", "filters": [64, 128, 256, 256, 512, 512, 512], "lstm_units": 128, "dropout": 0.2},
     "small": {"kind": "crnn", "filters": [16, 32, 64, 64, 128, 128, 128], "lstm_units": 64, "dropout": 0.2,
               "batchnorm": "all"},
+    "medium": {"kind": "crnn", "filters": [32, 64, 128, 128, 256, 256, 256], "lstm_units": 128, "dropout": 0.2,
+               "batchnorm": "all"},
     "rnn": {"kind": "rnn", "lstm_units": 128, "lstm_layers": 2, "dropout": 0.2},
 }
 
