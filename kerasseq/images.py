@@ -19,6 +19,12 @@ CANVAS_HEIGHT = 32
 CANVAS_WIDTH = 128
 MODES = ("resize", "blog")
 JPEG_MAGIC = b"\xff\xd8\xff"
+#: The most pixels an image may have to be decoded: a word crop has a few thousand, and
+#: a small file can hold a huge image (a 439 KB grey PNG decodes to 20000 x 20000, 1.4 GB).
+MAX_IMAGE_PIXELS = 25_000_000
+#: Files up to this size are decoded without looking at their header first: deflate
+#: expands at most 1032:1, so such a PNG holds under 17 million pixels.
+_HEADER_CHECK_BYTES = 16 * 1024
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 
 # Word crops are tiny; one decoding thread per process is fastest when we
@@ -75,6 +81,8 @@ def decode_gray(data):
     """
     if len(data) == 0:
         raise DataError("empty file")
+    if len(data) > _HEADER_CHECK_BYTES:
+        _refuse_huge(_header_size(data))
     buffer = np.frombuffer(data, dtype=np.uint8)
     # JPEG has no alpha and no 16-bit: let libjpeg decode straight to gray (MJSynth's
     # colour JPEGs then skip chroma upsampling and colour conversion)
@@ -88,9 +96,29 @@ def decode_gray(data):
     return to_gray_uint8(image)
 
 
+def _header_size(data):
+    """(width, height) from an image's header, without decoding it; None if Pillow
+    does not know the format."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return picture.size
+    except Image.DecompressionBombError as error:  # Pillow's own, larger limit
+        raise DataError(f"image is larger than the {MAX_IMAGE_PIXELS:,} pixels kerasseq decodes ({error}); "
+                        f"crop or scale it first") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def _refuse_huge(size):
+    if size and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise DataError(f"image of {size[0]}x{size[1]} pixels is larger than the {MAX_IMAGE_PIXELS:,} pixels kerasseq "
+                        f"decodes (a decompression bomb?); crop or scale it first")
+
+
 def _decode_with_pillow(data):
     try:
         with Image.open(io.BytesIO(data)) as picture:
+            _refuse_huge(picture.size)
             picture.seek(0)
             rgba = picture.convert("RGBA")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:

@@ -147,3 +147,29 @@ def test_truncated_png_and_jpeg_never_crash(cut, data):
         decode_gray(encoded[: min(cut, len(encoded) - 1)])
     except DataError:
         return
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded():
+    import resource
+
+    from kerasseq.images import MAX_IMAGE_PIXELS, decode_gray
+
+    # a 20000 x 20000 grey PNG: a few hundred KB on disk, 400 million pixels decoded
+    bomb = io.BytesIO()
+    Image.new("L", (20000, 20000), 128).save(bomb, format="PNG", optimize=False)
+    assert len(bomb.getvalue()) < 1_000_000 and 20000 * 20000 > MAX_IMAGE_PIXELS
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match=r"larger than the 25,000,000 pixels kerasseq decodes"):
+        decode_gray(bomb.getvalue())
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100_000  # KiB: nothing was decoded
+    gif = io.BytesIO()
+    Image.new("L", (6000, 6000), 0).save(gif, format="GIF")
+    with pytest.raises(DataError, match="6000x6000 pixels is larger than the 25,000,000"):
+        decode_gray(gif.getvalue())
+    png = io.BytesIO()
+    Image.new("L", (6000, 5000), 255).save(png, format="PNG")
+    with pytest.raises(DataError, match="6000x5000 pixels"):
+        decode_gray(png.getvalue())
+    small = io.BytesIO()
+    Image.new("L", (4000, 3000), 255).save(small, format="PNG")
+    assert decode_gray(small.getvalue()).shape == (3000, 4000)  # 12 million pixels: under the limit
