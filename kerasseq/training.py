@@ -170,10 +170,25 @@ def train_recognizer(data, out, config=None, verbose=1):
     return summary
 
 
-def _final_row(history_path):
+def _number(text):
+    """A CSV history cell -> float, or None where Keras's CSVLogger wrote nothing or 'NA'
+    (a metric not logged that epoch, e.g. every validation column without a validation split)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_history(history_path):
+    """Rows of a CSV history as {column: float}, columns without a number left out."""
     with open(history_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {"epochs_run": len(rows), **{k: float(v) for k, v in rows[-1].items() if k != "epoch" and v}} if rows else {}
+    return [{key: value for key, value in ((k, _number(v)) for k, v in row.items()) if value is not None} for row in rows]
+
+
+def _final_row(history_path):
+    rows = _read_history(history_path)
+    return {"epochs_run": len(rows), **{k: v for k, v in rows[-1].items() if k != "epoch"}} if rows else {}
 
 
 def plot_history(history_path, png_path):
@@ -183,21 +198,25 @@ def plot_history(history_path, png_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(history_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = _read_history(history_path)
     if not rows:
         return
-    epochs = np.arange(1, len(rows) + 1)
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+
+    def plot(axes, key, label):
+        points = [(epoch, row[key]) for epoch, row in enumerate(rows, 1) if key in row]
+        if points:
+            axes.plot(*zip(*points), label=label)
+        return bool(points)
+
     for key in ("loss", "val_loss"):
-        if rows[0].get(key):
-            loss_axes.plot(epochs, [float(r[key]) for r in rows], label=key)
+        plot(loss_axes, key, key)
     loss_axes.set(xlabel="epoch", ylabel="CTC loss", yscale="log", title="loss")
     loss_axes.legend()
-    if rows[0].get("val_word_accuracy"):
-        accuracy_axes.plot(epochs, [float(r["val_word_accuracy"]) for r in rows], label="word accuracy")
-        accuracy_axes.plot(epochs, [float(r["val_cer"]) for r in rows], label="CER")
+    if plot(accuracy_axes, "val_word_accuracy", "word accuracy") | plot(accuracy_axes, "val_cer", "CER"):
         accuracy_axes.legend()
+    else:
+        accuracy_axes.text(0.5, 0.5, "no validation split", ha="center", va="center")
     accuracy_axes.set(xlabel="epoch", title="validation", ylim=(0, 1))
     figure.tight_layout()
     figure.savefig(png_path, dpi=100)

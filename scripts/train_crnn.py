@@ -36,6 +36,9 @@ def main(argv=None):
         resume=args.resume, clipnorm=args.clipnorm, distribute=args.distribute, precision=args.precision,
     )
     summary = train_recognizer(args.data, args.out, config)
+    if not summary["val_images"]:
+        print("the data has no validation split: the model kept is the one with the lowest training loss, "
+              "and no word accuracy was measured")
     accuracy = summary.get("val_word_accuracy")
     print(f"saved {summary['model']} after {summary.get('epochs_run', 0)} epochs"
           + (f"; validation word accuracy {accuracy:.3f}" if accuracy is not None else ""))

@@ -147,6 +147,19 @@ def test_train_script_refuses_bad_requests_in_one_line(dataset, tmp_path, capsys
     assert code == 2 and err.startswith("error: dataset folder not found")
 
 
+def test_training_without_a_validation_split_trains_and_says_so(rendered, tmp_path, capsys):
+    from data_prep.building import PreprocessConfig, build_dataset
+
+    data = tmp_path / "no_val"
+    build_dataset(str(rendered[0]), str(data), PreprocessConfig(split="every", val_every=0, limit=64, workers=1),
+                  progress=False)
+    code, out, err = call("train_crnn", ["--data", data, "--out", tmp_path / "run", "--epochs", "1", "--batch-size", "32"],
+                          capsys)
+    assert code == 0 and "Traceback" not in err
+    assert "the data has no validation split" in out and "saved" in out
+    assert (tmp_path / "run" / "model.keras").exists() and (tmp_path / "run" / "training_curves.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("export_format, backend, artefact", [
     ("tf_saved_model", "tensorflow", "saved/saved_model.pb"),
     ("onnx", "torch", "model.onnx"),
