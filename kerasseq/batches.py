@@ -37,10 +37,13 @@ class WordImageBatches(keras.utils.PyDataset):
     every epoch (seeded), so memory-mapped reads stay local; the last partial batch is
     dropped so every step has the same shape. Without it, under a data-parallel
     distribution over D devices, the last (D - 1) images at most are left out so that
-    the last batch splits evenly.
+    the last batch splits evenly. ``epoch_images`` (with ``shuffle``) makes an epoch that
+    many images (rounded down to whole batches) instead of one pass over the split: epochs
+    then walk on through the passes, each pass in its own seeded order, so a large pool
+    gets a validation point, a checkpoint and a resumable commit every ``epoch_images``.
     """
 
-    def __init__(self, split, batch_size, shuffle=False, augment_images=False, seed=0, **kwargs):
+    def __init__(self, split, batch_size, shuffle=False, augment_images=False, seed=0, epoch_images=0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(split, DatasetSplit):
             raise TypeError("split must be a DatasetSplit (see kerasseq.dataset.open_split)")
@@ -63,14 +66,22 @@ class WordImageBatches(keras.utils.PyDataset):
         if batch_size % devices:
             raise DataError(f"batch size {batch_size} does not split evenly over {devices} devices")
         self.size = len(split) if shuffle else len(split) // devices * devices
+        if epoch_images and (not shuffle or epoch_images < batch_size):
+            raise DataError(f"an epoch of {epoch_images} images needs shuffled batches of at most that many images")
+        self.batches_per_pass = self.size // batch_size
+        self.steps = epoch_images // batch_size if epoch_images else self.batches_per_pass
         self.epoch = 0
-        self._order()
+        self.pass_number = None
+        self._order(0)
 
-    def _order(self):
+    def _order(self, pass_number):
+        if pass_number == self.pass_number:
+            return
+        self.pass_number = pass_number
         if not self.shuffle:
             self.shard_ids, self.local_ids = self.split.locate(np.arange(len(self.split)))
             return
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = np.random.default_rng([self.seed, pass_number])
         shard_ids, local_ids = [], []
         for shard_id in rng.permutation(len(self.split.shards)):
             size = self.split.sizes[shard_id]
@@ -81,13 +92,17 @@ class WordImageBatches(keras.utils.PyDataset):
 
     def __len__(self):
         if self.shuffle:
-            return self.size // self.batch_size
+            return self.steps
         return -(-self.size // self.batch_size)
 
     def __getitem__(self, index):
         if index >= len(self):
             raise IndexError(index)
-        rows = slice(index * self.batch_size, min((index + 1) * self.batch_size, self.size))
+        position = index
+        if self.shuffle:  # the index-th batch of this epoch, counted through the passes
+            pass_number, position = divmod(self.epoch * self.steps + index, self.batches_per_pass)
+            self._order(pass_number)
+        rows = slice(position * self.batch_size, min((position + 1) * self.batch_size, self.size))
         images, labels = self.split.gather(self.shard_ids[rows], self.local_ids[rows], self.label_length)
         images = normalise(images)
         if self.augment_images:
@@ -98,7 +113,6 @@ class WordImageBatches(keras.utils.PyDataset):
         """Continue as at the start of ``epoch`` (counted from 0): its shuffle order and
         augmentation, as in an uninterrupted run."""
         self.epoch = epoch
-        self._order()
 
     def on_epoch_end(self):
         self.set_epoch(self.epoch + 1)

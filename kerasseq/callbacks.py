@@ -119,6 +119,25 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class CpuClock(keras.callbacks.Callback):
+    """Logs ``cpu_hours`` at every epoch's end: this process's CPU time (all its threads,
+    data loading included) since training began, plus ``hours_before`` from the run it
+    resumes, so a learning curve can be drawn against CPU-hours whatever else the machine
+    is doing."""
+
+    def __init__(self, hours_before=0.0):
+        super().__init__()
+        self.hours_before = hours_before
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.process_time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["cpu_hours"] = self.hours_before + (time.process_time() - self.start) / 3600.0
+
+
 class StopOnInterrupt(keras.callbacks.Callback):
     """Turns the first Ctrl-C (SIGINT) during ``fit`` into a stop at the end of the
     current batch; ``interrupted`` tells the caller to raise ``KeyboardInterrupt`` after

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasseq.batches import WordImageBatches
-from kerasseq.callbacks import KEPT_MODELS, AtomicBestCheckpoint, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
+from kerasseq.callbacks import KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.dataset import open_split
 from kerasseq.distribute import data_parallel, single_device
 from kerasseq.errors import DataError, TrainingError
@@ -41,6 +41,8 @@ class TrainConfig:
     metric_samples: int = 1000
     distribute: bool = False
     precision: str = "float32"
+    #: images per epoch (0: one pass over the training split); see WordImageBatches
+    epoch_images: int = 0
 
 
 def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
@@ -120,7 +122,8 @@ def train_recognizer(data, out, config=None, verbose=1):
             for shard in split.shards:
                 check_labels(shard.labels, model.time_steps)
         compile_recognizer(model, config.learning_rate, config.clipnorm)
-        train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed)
+        train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed,
+                                         epoch_images=config.epoch_images)
         has_val = len(val_split) > 0
         val_batches = WordImageBatches(val_split, config.batch_size) if has_val else None
         model_path = os.path.join(out, MODEL_FILE)
@@ -136,7 +139,9 @@ def train_recognizer(data, out, config=None, verbose=1):
         })
         done = state.restore(model) if config.resume else 0
         _trim_history(history_path, done)
-        callbacks = [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
+        history = _read_history(history_path) if os.path.exists(history_path) else []
+        callbacks = [CpuClock(history[-1].get("cpu_hours", 0.0) if history else 0.0)]
+        callbacks += [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
         interrupt = StopOnInterrupt()
         callbacks += [interrupt, guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
         if config.max_minutes:

@@ -16,6 +16,8 @@ def main(argv=None):
     parser.add_argument("--preset", choices=("blog", "medium", "small", "rnn"), default="small", help="blog: the reference network; medium, small: half and quarter width with batch norm; rnn: raw pixel columns, no convolutions")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epoch-images", type=int, default=0,
+                        help="images per epoch (0: one pass over the data); a large pool then gets a validation point and a resumable commit this often")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--max-minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
     parser.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs")
@@ -34,6 +36,7 @@ def main(argv=None):
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_minutes=args.max_minutes, patience=args.patience, seed=args.seed, augment=args.augment,
         resume=args.resume, clipnorm=args.clipnorm, distribute=args.distribute, precision=args.precision,
+        epoch_images=args.epoch_images,
     )
     summary = train_recognizer(args.data, args.out, config)
     if not summary["val_images"]:

@@ -66,3 +66,29 @@ def test_bad_batch_requests_are_refused(dataset, tmp_path):
         WordImageBatches(split, 0)
     with pytest.raises(DataError, match="not a kerasseq dataset"):
         open_split(str(tmp_path), "train")
+
+
+def test_epochs_of_a_set_number_of_images_walk_through_each_pass_and_resume_alike(dataset):
+    split = open_split(str(dataset), "train")
+    batch_size = 8
+    passes = len(split) // batch_size  # batches in one pass over the split
+
+    def labels_of(batches, epochs):
+        seen = []
+        for epoch in range(epochs):
+            batches.set_epoch(epoch)
+            seen += [tuple(map(tuple, batches[index][1])) for index in range(len(batches))]
+        return seen
+
+    batches = WordImageBatches(split, batch_size, shuffle=True, seed=2, epoch_images=3 * batch_size)
+    assert len(batches) == 3
+    epochs = -(-2 * passes // 3)  # enough epochs for two passes
+    seen = labels_of(batches, epochs)
+    first_pass, second_pass = seen[:passes], seen[passes:2 * passes]
+    whole = labels_of(WordImageBatches(split, batch_size, shuffle=True, seed=2), 2)
+    assert first_pass == whole[:passes] and second_pass == whole[passes:]  # the passes of plain epochs, in order
+    resumed = WordImageBatches(split, batch_size, shuffle=True, seed=2, epoch_images=3 * batch_size)
+    resumed.set_epoch(epochs - 1)
+    assert [tuple(map(tuple, resumed[index][1])) for index in range(3)] == seen[-3:]
+    with pytest.raises(DataError, match="an epoch of 4 images"):
+        WordImageBatches(split, batch_size, shuffle=True, epoch_images=4)

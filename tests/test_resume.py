@@ -213,9 +213,34 @@ def test_a_diverging_run_names_the_epoch_and_batch(dataset, tmp_path):
 TRAIN_ARGUMENTS = ["--epochs", "3", "--batch-size", "16", "--patience", "1", "--seed", "5"]
 
 
-def train(dataset, out, *extra):
-    return [sys.executable, os.path.join(ROOT, "scripts", "train_crnn.py"), "--data", str(dataset), "--out", str(out),
-            *TRAIN_ARGUMENTS, *extra]
+#: Runs train_crnn.py with one more callback, which touches ``MARKS/epoch<E>-batch<B>``
+#: after each batch, so a test can kill the run a known number of batches into an epoch.
+MARKING_BATCHES = """
+import os, runpy, sys
+from kerasseq import callbacks
+
+marks = sys.argv.pop(1)
+os.makedirs(marks, exist_ok=True)
+
+
+class MarkingBatches(callbacks.StopOnInterrupt):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        open(os.path.join(marks, f"epoch{self.epoch}-batch{batch + 1}"), "w").close()
+
+
+callbacks.StopOnInterrupt = MarkingBatches  # before train_crnn.py imports kerasseq.training
+sys.argv = sys.argv[1:]  # train_crnn.py and its arguments
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def train(dataset, out, *extra, marks=None):
+    script = os.path.join(ROOT, "scripts", "train_crnn.py")
+    start = [sys.executable, "-c", MARKING_BATCHES, str(marks), script] if marks else [sys.executable, script]
+    return [*start, "--data", str(dataset), "--out", str(out), *TRAIN_ARGUMENTS, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +255,10 @@ def history(run):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+#: where to kill (a path in the run folder, or "marks/..." for a batch mark), how, and the exit status
 KILLS = {"sigkill-after-epoch-1": ("backup/epoch-0001", signal.SIGKILL, -signal.SIGKILL),
-         "sigkill-in-epoch-1": ("backup", signal.SIGKILL, -signal.SIGKILL),
+         "sigkill-3-batches-into-epoch-1": ("marks/epoch0-batch3", signal.SIGKILL, -signal.SIGKILL),
+         "sigkill-3-batches-into-epoch-2": ("marks/epoch1-batch3", signal.SIGKILL, -signal.SIGKILL),
          "ctrl-c-after-epoch-1": ("backup/epoch-0001", signal.SIGINT, 130)}
 
 
@@ -242,27 +269,34 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
     # Ctrl-C as in a terminal: a shell's background job inherits SIGINT ignored, so put it back.
     errors = tmp_path / "stderr.txt"
     with open(errors, "w") as stderr:
-        process = subprocess.Popen(train(dataset, out), stdout=subprocess.DEVNULL, stderr=stderr,
-                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        process = subprocess.Popen(train(dataset, out, marks=tmp_path / "marks"), stdout=subprocess.DEVNULL,
+                                   stderr=stderr, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 300
-        while process.poll() is None and not (out / when).exists() and time.monotonic() < deadline:
+        mark = tmp_path / when if when.startswith("marks/") else out / when
+        while process.poll() is None and not mark.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         process.send_signal(sent)
         returncode = process.wait(timeout=120)
     assert returncode == status, errors.read_text()[-3000:]
+    assert mark.exists()  # killed where the test meant to, not at the end of the run
     refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not (out / "backup").exists()
+    assert_same_run(out, uninterrupted)
+    shutil.rmtree(out)
+
+
+def assert_same_run(out, uninterrupted):
+    """The run in ``out`` has the uninterrupted run's history and final weights."""
     expected, got = history(uninterrupted), history(out)
     assert [row["epoch"] for row in got] == [0, 1, 2]
-    for name in ("loss", "val_loss", "learning_rate"):
+    for name in ("loss", "val_loss", "val_word_accuracy", "learning_rate"):
         np.testing.assert_allclose([r[name] for r in got], [r[name] for r in expected], rtol=1e-5, err_msg=name)
     final = load_recognizer(str(out / "model.keras")).get_weights()
     for weights, reference in zip(final, load_recognizer(str(uninterrupted / "model.keras")).get_weights()):
         np.testing.assert_allclose(weights, reference, atol=1e-5)
-    shutil.rmtree(out)
 
 
 def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
@@ -272,6 +306,4 @@ def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterr
     assert (out / "backup").is_dir()
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and "rerun with --resume" not in resumed.stdout
-    expected, got = history(uninterrupted), history(out)
-    assert [row["epoch"] for row in got] == [0, 1, 2]
-    np.testing.assert_allclose([r["val_loss"] for r in got], [r["val_loss"] for r in expected], rtol=1e-5)
+    assert_same_run(out, uninterrupted)
