@@ -1,7 +1,9 @@
 """The CRNN benchmark's pieces measure what they claim: the PyTorch peer is the same
-network, decoders read the synthetic outputs back, and every rate is a positive number."""
+network, decoders read the synthetic outputs back, and every rate follows the time each
+step takes."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -57,11 +59,28 @@ def test_synthetic_batches_look_like_training_data():
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_speeds_and_decoding_rates_are_positive(precision, monkeypatch):
+def test_speeds_follow_the_time_each_step_takes(precision, monkeypatch):
     built = []
     monkeypatch.setattr(bench, "build_crnn", lambda *a, **k: built.append(k["precision"]) or build_crnn(*a, **k))
-    keras_rates = bench.keras_speeds("small", 4, steps=2, warmup=1, precision=precision)
-    assert keras_rates["train_img_s"] > 0 and keras_rates["infer_img_s"] > 0 and built == [precision]
+    batch, delay = 4, 0.1
+    plain = bench.keras_speeds("small", batch, steps=3, warmup=1, precision=precision)
+    assert built == [precision]
+
+    class SlowerSteps(bench.StepTimer):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(delay)
+            super().on_train_batch_end(batch, logs)
+
+    reading = bench.predict_probabilities
+    monkeypatch.setattr(bench, "StepTimer", SlowerSteps)
+    monkeypatch.setattr(bench, "predict_probabilities", lambda *args: time.sleep(delay) or reading(*args))
+    slowed = bench.keras_speeds("small", batch, steps=3, warmup=1, precision=precision)
+    for rate in ("train_img_s", "infer_img_s"):
+        # each step now takes `delay` longer: the rate is the batch over the step's time
+        assert slowed[rate] == pytest.approx(batch / (batch / plain[rate] + delay), rel=0.3), rate
+
+
+def test_decoding_rates_cover_every_decoder():
     decoding = bench.decoding_speeds(["cat", "dog"], ["cat", "dog", "cot"], batch=2, beam_batch=2, lexicon_batch=2)
     assert decoding["lexicon_size"] == 3 and min(decoding.values()) > 0
 

@@ -110,7 +110,8 @@ def test_blog_and_resize_modes_give_known_arrays(tmp_path):
     np.testing.assert_array_equal(blog[0, :16, :40, 0], gray)
     assert (blog[0, 16:] == 255).all() and (blog[0, :, 40:] == 255).all()
     resized, _ = open_split(str(tmp_path / "resize"), "train").arrays()
-    assert (resized[0, 9:23, 9:71, 0] == 3).all()  # 2x bilinear: edges blend and (resized[0, :, 80:, 0] == 250).all()
+    assert (resized[0, 9:23, 9:71, 0] == 3).all()  # 2x bilinear: the edges blend
+    assert (resized[0, :, 80:, 0] == 250).all()  # padded with the background level
 
 
 def test_limit_and_shard_parts_partition_the_source(rendered, tmp_path):
