@@ -1,14 +1,17 @@
-"""The validation splits of ``scripts/bench_vs_tesseract.py``: the same words rendered
-clean, noisy and at low resolution, all in fonts held out from training.
+"""The validation splits of the readers benchmark: the same words rendered clean, noisy
+and at low resolution, all in fonts held out from the model's training.
 
-The held-out fonts are the ones ``render_words.py --holdout-fonts K --seed S`` keeps out
-of training on the same machine (same fonts installed), so a model trained on that
-command's ``train`` split never saw them.
+Which fonts are held out comes from the model's own record when it has one
+(``MODEL.fonts.txt``: its training font files, ``MODEL.heldout.txt``: the held-out
+ones, beside the ``.keras`` file), so a benchmark on another machine holds out what the
+model really never saw; else from ``render_words.py --holdout-fonts K --seed S`` on this
+machine's fonts.
 """
 
 import os
 
-from data_prep.rendering import RenderOptions, render_dataset
+from data_prep.rendering import RenderOptions, find_fonts, render_dataset, split_fonts, usable_fonts
+from kerasseq.charset import Charset
 
 #: Effects that make an image anything but dark text on white.
 NOISE_EFFECTS = ("levels", "invert", "rotate", "shear", "blur", "noise", "jpeg")
@@ -23,18 +26,52 @@ SPLIT_OPTIONS = {
 }
 
 
-def render_splits(out, count, holdout_fonts, seed=0, fonts=None, words=None, workers=0, progress=False):
+def _names(path):
+    with open(path, encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+def font_record(model_path):
+    """(training font file names, held-out font file names) recorded beside the model file
+    ``model_path`` (``NAME.fonts.txt`` and ``NAME.heldout.txt`` for ``NAME.keras``), or
+    None when it has no such record."""
+    stem = os.path.splitext(model_path)[0]
+    training, held_out = stem + ".fonts.txt", stem + ".heldout.txt"
+    if not (os.path.isfile(training) and os.path.isfile(held_out)):
+        return None
+    return _names(training), _names(held_out)
+
+
+def recorded_held_out_fonts(training, held_out, fonts=None):
+    """The held-out fonts of a record that this machine has: (font paths installed here
+    whose file name is in ``held_out`` and not in ``training``, held-out names not
+    installed here, held-out names that the record also lists as training fonts)."""
+    installed = {os.path.basename(font): font for font in find_fonts(fonts)}
+    seen = sorted(set(held_out) & set(training))
+    usable = [installed[name] for name in held_out if name in installed and name not in seen]
+    missing = sorted(name for name in held_out if name not in installed)
+    return usable, missing, seen
+
+
+def machine_held_out_fonts(holdout_fonts, seed=0, fonts=None):
+    """The fonts that ``render_words.py --holdout-fonts K --seed S`` keeps out of training
+    among this machine's usable fonts (or ``fonts``)."""
+    usable, _ = usable_fonts(find_fonts(fonts), Charset.from_spec("alnum"))
+    return split_fonts(usable, holdout_fonts=holdout_fonts, seed=seed)[1]
+
+
+def render_splits(out, count, fonts, seed=0, words=None, workers=0, progress=False):
     """Render ``count`` images for each split into ``out/<split>/`` (images + labels.tsv),
-    every image in one of the fonts that ``holdout_fonts`` and ``seed`` hold out.
+    every image in one of the held-out font files ``fonts``.
 
     The same seed draws the same words and fonts in every split, so the splits differ
-    only in how the words are drawn. Returns ({split: folder}, sorted held-out font names).
+    only in how the words are drawn. Returns ({split: folder}, sorted font names used).
     """
-    folders, held = {}, set()
+    folders, used = {}, set()
     for split, options in SPLIT_OPTIONS.items():
         folder = os.path.join(out, split)
-        rows = render_dataset(folder, count, words=words, fonts=fonts, seed=seed, workers=workers,
-                              holdout_fonts=holdout_fonts, val_share=1.0, options=options, progress=progress)
+        rows = render_dataset(folder, count, words=words, fonts=list(fonts), seed=seed, workers=workers,
+                              val_share=0.0, options=options, progress=progress)
         folders[split] = folder
-        held.update(row[2] for row in rows)
-    return folders, sorted(held)
+        used.update(row[2] for row in rows)
+    return folders, sorted(used)

@@ -5,13 +5,14 @@ and the table the benchmark prints."""
 import json
 import os
 import stat
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import load_script
-from data_prep.benchmark_splits import render_splits
+from data_prep.benchmark_splits import machine_held_out_fonts, render_splits
 from kerasseq.errors import DataError
 from kerasseq.sources import find_source
 from kerasseq.tesseract import find_tesseract, read_with_tesseract
@@ -28,7 +29,7 @@ def fake_tesseract(folder, stdout, version="tesseract 5.3.0"):
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory):
     out = tmp_path_factory.mktemp("splits")
-    return render_splits(str(out), 12, holdout_fonts=2, seed=5, workers=1)
+    return render_splits(str(out), 12, machine_held_out_fonts(2, seed=5), seed=5, workers=1)
 
 
 def test_the_three_splits_draw_the_same_words_in_held_out_fonts_only(splits):
@@ -156,3 +157,46 @@ def test_script_prints_the_model_rows_and_says_why_tesseract_is_skipped(tiny_mod
     assert "tesseract: not found" in out and "apt-get install tesseract-ocr" in out
     rows = json.loads((tmp_path / "rows.json").read_text())
     assert [(r["split"], r["reader"], r["images"]) for r in rows] == [(s, "kerasseq", 4) for s in ("clean", "noisy", "lowres")]
+
+
+def test_the_shipped_model_records_disjoint_training_and_held_out_fonts():
+    from data_prep.benchmark_splits import font_record
+    from kerasseq.predictor import pretrained_model_path
+
+    training, held_out = font_record(pretrained_model_path())
+    assert len(held_out) == 20 and len(training) > 200 and not set(training) & set(held_out)
+    assert "LinBiolinum_K.otf" in held_out and "pillow-default" in training
+
+
+def test_held_out_fonts_come_from_the_record_with_the_missing_and_the_seen_named(tmp_path):
+    from data_prep.benchmark_splits import recorded_held_out_fonts
+    from data_prep.rendering import bundled_fonts_folder
+
+    for name in ("Held.ttf", "AlsoTrained.ttf", "Trained.ttf"):
+        (tmp_path / name).write_bytes((Path(bundled_fonts_folder()) / "DejaVuSans.ttf").read_bytes())
+    usable, missing, seen = recorded_held_out_fonts(["Trained.ttf", "AlsoTrained.ttf"],
+                                                    ["Held.ttf", "AlsoTrained.ttf", "Elsewhere.otf"], [str(tmp_path)])
+    assert usable == [str(tmp_path / "Held.ttf")] and missing == ["Elsewhere.otf"] and seen == ["AlsoTrained.ttf"]
+
+
+def test_the_benchmark_uses_the_model_record_and_warns_of_fonts_missing_here(tiny_model, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from data_prep.rendering import bundled_fonts_folder
+    from kerasseq.cli import run
+
+    model = tmp_path / "reader.keras"
+    shutil.copy(tiny_model[0], model)
+    (tmp_path / "reader.fonts.txt").write_text("DejaVuSans.ttf\n")
+    (tmp_path / "reader.heldout.txt").write_text("DejaVuSerif.ttf\nNotInstalled.otf\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract
+    with pytest.raises(SystemExit) as exit_info:
+        run(load_script("bench_vs_tesseract").main, ["--model", str(model), "--count", "4", "--fonts", bundled_fonts_folder()])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0
+    assert "1 of the model's 2 held-out fonts are not installed here: NotInstalled.otf" in err
+    assert "held-out fonts: DejaVuSerif.ttf" in out
+    (tmp_path / "reader.heldout.txt").write_text("NotInstalled.otf\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run(load_script("bench_vs_tesseract").main, ["--model", str(model), "--count", "4", "--fonts", bundled_fonts_folder()])
+    assert exit_info.value.code == 2 and "error: none of the fonts" in capsys.readouterr().err
