@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BACKEND ?= torch
 
-.PHONY: demo test setup
+.PHONY: demo test setup lint
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,7 @@ test: setup
 		echo "=== KERAS_BACKEND=$$backend"; \
 		KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider || status=1; \
 	done; exit $$status
+
+# ruff's checks (configured in pyproject.toml); CI runs it before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .

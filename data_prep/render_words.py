@@ -22,7 +22,8 @@ def main(argv=None):
     parser.add_argument("--holdout-fonts", type=int, default=0, help="keep K fonts out of training; their images are the validation split")
     parser.add_argument("--holdout-families", type=int, default=0,
                         help="keep every face of K font families out of training (instead of --holdout-fonts)")
-    parser.add_argument("--holdout-seed", type=int, help="seed of the held-out choice (default: --seed), so that parts rendered with other seeds hold out the same fonts")
+    parser.add_argument("--holdout-seed", type=int,
+                        help="seed of the held-out choice (default: --seed), so that parts rendered with other seeds hold out the same fonts")
     parser.add_argument("--val-share", type=float, default=0.1, help="with --holdout-fonts/--holdout-families: share of images drawn in held-out fonts")
     parser.add_argument("--digit-share", type=float, default=0.1, help="share of digit strings")
     parser.add_argument("--height", type=int, default=32, help="image height in pixels (0: natural size)")

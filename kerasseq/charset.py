@@ -58,7 +58,7 @@ class Charset:
                 with open(spec[1:], encoding="utf-8") as handle:
                     text = handle.read().replace("\n", "").replace("\r", "")
             except OSError as error:
-                raise DataError(f"cannot read charset file {spec[1:]!r}: {error.strerror}")
+                raise DataError(f"cannot read charset file {spec[1:]!r}: {error.strerror}") from None
             return cls(text)
         return cls(spec)
 

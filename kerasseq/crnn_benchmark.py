@@ -92,7 +92,7 @@ def keras_speeds(preset, batch, steps=8, warmup=3, precision="float32"):
     model.fit(normalise(canvases), labels, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
     train = batch * timer.steps_per_second(warmup)
     times = []
-    for index in range(steps + warmup):
+    for _ in range(steps + warmup):
         start = time.perf_counter()
         predict_probabilities(model, canvases[:batch], batch)
         times.append(time.perf_counter() - start)

@@ -7,7 +7,6 @@ import os
 import shutil
 
 import keras
-import numpy as np
 
 from kerasseq.batches import WordImageBatches
 from kerasseq.callbacks import KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit

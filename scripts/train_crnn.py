@@ -13,7 +13,8 @@ def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--data", required=True, nargs="+", help="dataset folder(s) made by data_prep/preprocess.py")
     parser.add_argument("--out", required=True, help="run folder: model.keras, history.csv, training_curves.png")
-    parser.add_argument("--preset", choices=("blog", "medium", "small", "rnn"), default="small", help="blog: the reference network; medium, small: half and quarter width with batch norm; rnn: raw pixel columns, no convolutions")
+    parser.add_argument("--preset", choices=("blog", "medium", "small", "rnn"), default="small",
+                        help="blog: the reference network; medium, small: half and quarter width with batch norm; rnn: raw pixel columns, no convolutions")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epoch-images", type=int, default=0,

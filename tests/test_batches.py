@@ -29,7 +29,7 @@ def test_an_epoch_visits_each_image_once_in_a_new_seeded_order(dataset):
         rows = []
         for index in range(len(batches)):
             images, labels = batches[index]
-            rows += [(split.charset.decode(l), (i * 255).round().astype(np.uint8).tobytes()) for i, l in zip(images, labels)]
+            rows += [(split.charset.decode(label), (i * 255).round().astype(np.uint8).tobytes()) for i, label in zip(images, labels)]
         return rows
 
     batches = WordImageBatches(split, len(split), shuffle=True, seed=4)
@@ -47,7 +47,7 @@ def test_unshuffled_batches_keep_the_dataset_order_and_the_last_partial_batch(da
     assert len(batches) == -(-len(split) // 7)
     _, labels = batches[len(batches) - 1]
     assert len(labels) == len(split) - 7 * (len(batches) - 1)
-    assert [split.charset.decode(l) for l in batches[0][1]] == split.texts[:7]
+    assert [split.charset.decode(label) for label in batches[0][1]] == split.texts[:7]
 
 
 def test_augmentation_changes_pixels_but_stays_in_range(dataset):

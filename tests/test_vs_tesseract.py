@@ -136,7 +136,10 @@ def test_a_partial_batch_is_padded_to_a_shape_already_compiled(tiny_model, monke
 
     model = load_recognizer(tiny_model[0])
     shapes, batch_forward = [], inference.batch_forward
-    recording = lambda model: (lambda batch: shapes.append(len(batch)) or batch_forward(model)(batch))
+
+    def recording(model):
+        return lambda batch: shapes.append(len(batch)) or batch_forward(model)(batch)
+
     monkeypatch.setattr(inference, "batch_forward", recording)
     for count in (1, 3, 44, 64, 130):
         assert predict_probabilities(model, np.zeros((count, 32, 128, 1), np.uint8), 64).shape[0] == count
