@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BACKEND ?= torch
 
-.PHONY: demo test setup lint
+.PHONY: demo test test-quick setup lint
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ test: setup
 # ruff's checks (configured in pyproject.toml); CI runs it before the tests.
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# The suite without the tests marked slow, on the backend BACKEND (default torch).
+test-quick: setup
+	KERAS_BACKEND=$(BACKEND) $(PY) -m pytest -p no:cacheprovider -m "not slow"

@@ -106,6 +106,7 @@ def test_a_distributed_step_matches_a_single_device_step_on_the_same_global_batc
     assert result["output_difference"] < SPLIT_SUM_BOUND
 
 
+@pytest.mark.slow
 @needs_parallel_backend
 def test_training_with_distribute_runs_over_two_devices_with_an_odd_validation_split(rendered, tmp_path):
     from data_prep.building import PreprocessConfig, build_dataset

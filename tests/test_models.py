@@ -56,6 +56,7 @@ def test_save_load_keeps_charset_mode_and_predictions(tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_model_saved_on_this_backend_predicts_the_same_on_the_other_two(tiny_words, tmp_path):
     import subprocess
     import sys

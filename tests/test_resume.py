@@ -262,6 +262,7 @@ KILLS = {"sigkill-after-epoch-1": ("backup/epoch-0001", signal.SIGKILL, -signal.
          "ctrl-c-after-epoch-1": ("backup/epoch-0001", signal.SIGINT, 130)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", KILLS)
 def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path, kill):
     when, sent, status = KILLS[kill]
@@ -299,6 +300,7 @@ def assert_same_run(out, uninterrupted):
         np.testing.assert_allclose(weights, reference, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
     out = tmp_path / "run"
     stopped = subprocess.run(train(dataset, out, "--max-minutes", "0.005"), capture_output=True, text=True, timeout=600)
