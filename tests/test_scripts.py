@@ -11,7 +11,7 @@ from conftest import TINY_WORDS, load_script, run_script
 from kerasseq.cli import run
 
 SCRIPTS = ["render_words", "preprocess", "train_crnn", "predict", "evaluate", "export_model", "demo", "bench_data",
-           "train_task", "bench_tasks", "nalu_arithmetic", "bench_crnn", "bench_vs_tesseract"]
+           "train_task", "bench_tasks", "nalu_arithmetic", "bench_crnn", "bench_vs_tesseract", "plot_learning_curves"]
 
 
 def call(name, args, capsys):

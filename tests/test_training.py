@@ -82,3 +82,23 @@ def test_gradient_clipping_reaches_the_optimizer():
 
     assert compile_recognizer(build_crnn("small"), clipnorm=5.0).optimizer.clipnorm == 5.0
     assert compile_recognizer(build_crnn("small")).optimizer.clipnorm is None
+
+
+def test_learning_curves_plot_word_accuracy_against_cpu_hours(tmp_path):
+    from kerasseq.learning_curves import plot_learning_curves
+
+    for name, rows in {"a": [("0.5", "0.4"), ("1.0", "0.6")], "b": [("0.7", "NA"), ("1.4", "0.7")]}.items():
+        (tmp_path / name).mkdir()
+        lines = ["epoch,cpu_hours,loss,val_word_accuracy"] + [f"{i},{h},1.0,{a}" for i, (h, a) in enumerate(rows)]
+        (tmp_path / name / "history.csv").write_text("\n".join(lines) + "\n")
+    curves = plot_learning_curves([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "curves.png"))
+    assert curves == {"a": [(0.5, 0.4), (1.0, 0.6)], "b": [(1.4, 0.7)]}  # the epoch without accuracy is left out
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_the_history_logs_the_cpu_hours_spent_so_far_each_epoch(dataset, tmp_path):
+    out = str(tmp_path / "run")
+    train_recognizer(str(dataset), out, TrainConfig(epochs=2, batch_size=16, max_minutes=0.0), verbose=0)
+    with open(os.path.join(out, "history.csv"), newline="") as handle:
+        hours = [float(row["cpu_hours"]) for row in csv.DictReader(handle)]
+    assert len(hours) == 2 and 0 < hours[0] < hours[1] < 0.1
