@@ -4,7 +4,7 @@ from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):
-    parser = make_parser(__doc__, backend=False)
+    parser = make_parser(__doc__)
     parser.add_argument("runs", nargs="+", help="run folders written by train_crnn.py")
     parser.add_argument("--out", default="learning_curves.png", help="PNG to write")
     parser.add_argument("--labels", nargs="+", help="one label per run (default: folder names)")
