@@ -11,19 +11,30 @@ from kerasseq.backend import add_backend_argument, select_backend
 from kerasseq.errors import KerasseqError
 
 
-def make_parser(description, backend=True):
-    """An ``argparse`` parser with the script's description and ``--backend``."""
+def make_parser(description, backend=True, accel=False):
+    """An ``argparse`` parser with the script's description and ``--backend``; with
+    ``accel`` (scripts that run models), also ``--no-accel``."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     if backend:
         add_backend_argument(parser)
+    if accel:
+        parser.add_argument("--no-accel", action="store_true",
+                            help="keep Keras's own backend ops instead of kerasseq's speed routes (kerasseq.accel); "
+                                 "KERASSEQ_ACCEL=0 does the same")
     return parser
 
 
 def parse(parser, argv=None):
-    """Parse ``argv`` and apply ``--backend`` (when the parser has it) before Keras loads."""
+    """Parse ``argv``, apply ``--backend`` (when the parser has it) before Keras loads,
+    and, for a parser with ``--no-accel``, turn kerasseq's speed routes on unless asked not to."""
     args = parser.parse_args(argv)
     if hasattr(args, "backend"):
         select_backend(args.backend)
+    if hasattr(args, "no_accel"):
+        from kerasseq import accel
+
+        if accel.wanted(args.no_accel):
+            accel.enable()
     return args
 
 

@@ -2,8 +2,8 @@
 
 Keras 3.15 runs ``keras.layers.LSTM`` on the PyTorch backend through ``torch._VF.lstm``
 (the op behind ``torch.nn.LSTM``, its time loop in C++) only on CUDA; on a CPU it loops
-over the time steps in Python, several small ops and their backward per step. Importing
-:mod:`kerasseq.models` or :mod:`kerasseq.tasks.common` calls :func:`use_fused_cpu_lstm`, which
+over the time steps in Python, several small ops and their backward per step. Its route
+(``fused_lstm`` in :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`,
 sends Keras's CPU LSTMs to the fused op wherever Keras's own CUDA path would take it
 (tanh and sigmoid activations, a bias, no mask, not unrolled, not inside a trace or
 ``torch.compile``). The results are the same to float32 rounding; every other case, and

@@ -5,8 +5,8 @@ CRNN's 3×3 convolutions YNNPACK is the slower of XLA's two kernels: the blog ne
 largest convolution (batch 16, 4×32×512 -> 512) took 81-98 ms forward and backward
 there, 64-72 ms in Eigen, and the blog network trained at batch 64 at 46.5 and 48.9
 images/s against 64.0 and 63.0 with the convolutions on Eigen (float32, two alternating
-runs each on a 2-core Zen 5 EPYC). Importing :mod:`kerasseq.models` calls
-:func:`use_eigen_cpu_convolutions`, which takes only convolutions out of YNNPACK (dots
+runs each on a 2-core Zen 5 EPYC). Its route (``eigen_convolutions`` in :mod:`kerasseq.accel`),
+:func:`use_eigen_cpu_convolutions`, takes only convolutions out of YNNPACK (dots
 and reductions stay there) through ``XLA_FLAGS``.
 
 XLA reads ``XLA_FLAGS`` once, when JAX starts its CPU backend, so the setting applies

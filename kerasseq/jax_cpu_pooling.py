@@ -3,8 +3,8 @@
 Keras runs max pooling on JAX as ``lax.reduce_window``, whose gradient XLA computes on a
 CPU with ``select_and_scatter``: on the blog CRNN's four poolings (batch 16) that gradient
 took 87 ms of a 615 ms training step, against 10 ms for the same windows reshaped into
-their own axes and reduced with a max. Importing :mod:`kerasseq.models` calls
-:func:`use_reshape_max_pool`, which sends Keras's JAX max pooling there wherever the
+their own axes and reduced with a max. Its route (``reshape_max_pool`` in
+:mod:`kerasseq.accel`), :func:`use_reshape_max_pool`, sends Keras's JAX max pooling there wherever the
 windows tile the input: channels-last 2-D pooling, strides equal to the pool size,
 ``valid`` padding, sizes that divide the input (every pooling of the CRNNs). The outputs
 are identical; so are the gradients, except where a window holds its maximum more than

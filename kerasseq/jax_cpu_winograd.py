@@ -10,7 +10,7 @@ for bfloat16 operands with float32 results, uses the CPU's bfloat16 instructions
 inverse transform of the same kind gives the output. Gradients follow by differentiating
 the same steps, so the backward pass is 16 matrix products per block too.
 
-Importing :mod:`kerasseq.models` calls :func:`use_winograd_cpu_convolutions`, which sends
+Its route (``winograd`` in :mod:`kerasseq.accel`), :func:`use_winograd_cpu_convolutions`, sends
 Keras's JAX convolutions here where the algorithm applies as written: 2-D, channels-last,
 3×3 kernels, stride 1, no dilation, no groups, ``same`` padding, even height and width,
 at least :data:`MIN_CHANNELS` input channels and :data:`MIN_FILTERS` filters (the blog

@@ -13,18 +13,7 @@ import keras
 from kerasseq.backend import PRECISIONS
 from kerasseq.charset import Charset
 from kerasseq.errors import ModelError
-from kerasseq.fused_lstm import use_fused_cpu_lstm
 from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES
-from kerasseq.jax_cpu_convolutions import use_eigen_cpu_convolutions
-from kerasseq.jax_cpu_pooling import use_reshape_max_pool
-from kerasseq.jax_cpu_winograd import use_winograd_cpu_convolutions
-from kerasseq.torch_layout import use_channels_last_views
-
-use_fused_cpu_lstm()  # PyTorch on a CPU: the LSTM time loop in C++, not Python
-use_reshape_max_pool()  # JAX on a CPU: max pooling's gradient without select_and_scatter
-use_eigen_cpu_convolutions()  # JAX on a CPU: convolutions on XLA's Eigen kernels, not YNNPACK
-use_winograd_cpu_convolutions()  # JAX on a CPU: 3x3 convolutions as Winograd's 16 matrix products
-use_channels_last_views()  # PyTorch: convolutions and poolings without layout copies
 
 #: Named architectures; ``blog`` is the reference network exactly.
 PRESETS = {

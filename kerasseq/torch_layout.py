@@ -8,8 +8,8 @@ copy and pools on channels-first memory. On the blog CRNN (CPU, batch 16) the co
 network written directly in PyTorch. Yet a (batch, height, width, channels) tensor viewed
 through ``permute(0, 3, 1, 2)`` already *is* a channels-first tensor in ``channels_last``
 memory format, which PyTorch's convolution and pooling kernels take as it is and answer
-in kind, so permuting their output back is a view as well. Importing
-:mod:`kerasseq.models` calls :func:`use_channels_last_views`, which sends Keras's PyTorch
+in kind, so permuting their output back is a view as well. Its route
+(``channels_last`` in :mod:`kerasseq.accel`), :func:`use_channels_last_views`, sends Keras's PyTorch
 2-D convolutions and max poolings there: channels-last data, no groups, ``valid``
 padding or ``same`` with unit strides (PyTorch's own ``"same"``). Outputs and gradients
 are Keras's to float32 rounding; every other case, traces and ``torch.compile``, and

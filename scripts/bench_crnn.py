@@ -27,7 +27,11 @@ from kerasseq.errors import KerasseqError  # noqa: E402
 
 def worker(args):
     """Measure one thing in this process and print it as one JSON line."""
+    from kerasseq import accel
     from kerasseq import crnn_benchmark as bench
+
+    if accel.wanted():  # ours as the scripts run it: with kerasseq's speed routes
+        accel.enable()
 
     if args.worker == "keras":
         result = bench.keras_speeds(args.preset, args.batch, args.steps, precision=args.precision)

@@ -26,7 +26,11 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the table as a list of {task, backend, steps_per_s}")
     args = parse(parser, argv)
     if args.worker:
+        from kerasseq import accel
         from kerasseq.tasks.benchmark import measure_task
+
+        if accel.wanted():  # as train_task.py runs them: with kerasseq's speed routes
+            accel.enable()
 
         print(json.dumps({task: measure_task(task) for task in args.tasks}))
         return 0

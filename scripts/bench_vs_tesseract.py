@@ -22,7 +22,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--model", help="a .keras recogniser saved by train_crnn.py (default: the shipped English word recogniser)")
     parser.add_argument("--count", type=int, default=500, help="images per split")
     parser.add_argument("--holdout-fonts", type=int, default=20,

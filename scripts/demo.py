@@ -16,7 +16,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--out", default="demo_run", help="folder for words/, data/, run/ and sheet.png")
     parser.add_argument("--count", type=int, default=8000, help="word images to render")
     parser.add_argument("--vocabulary", type=int, default=1000, help="distinct words drawn from the embedded English list (0: all 73k)")

@@ -10,7 +10,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--model", help="a .keras recogniser (default: the shipped English word recogniser)")
     parser.add_argument("--labels", required=True, help="labels.tsv, an image folder/MJSynth source, or a dataset folder")
     parser.add_argument("--split", choices=("train", "val"), default="val", help="which split of a dataset folder")

@@ -9,7 +9,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--model", required=True, help="a .keras recogniser")
     parser.add_argument("--out", required=True, help="export path (a folder for tf_saved_model, a .onnx file for onnx)")
     # tf_saved_model: TensorFlow or JAX backend; onnx: PyTorch backend (needs onnx, onnxscript, onnxruntime)

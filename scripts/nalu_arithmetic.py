@@ -19,7 +19,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--quick", action="store_true",
                         help="2 seeds, 1500 steps, 150 counting epochs: 4-8 minutes on 2 CPU cores (JAX)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per (operation, model)")

@@ -10,7 +10,7 @@ from kerasseq.cli import make_parser, parse, run  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.add_argument("--data", required=True, nargs="+", help="dataset folder(s) made by data_prep/preprocess.py")
     parser.add_argument("--out", required=True, help="run folder: model.keras, history.csv, training_curves.png")
     parser.add_argument("--preset", choices=("blog", "medium", "small", "rnn"), default="small",

@@ -15,7 +15,7 @@ from kerasseq.tasks import TASKS  # noqa: E402
 
 
 def main(argv=None):
-    parser = make_parser(__doc__)
+    parser = make_parser(__doc__, accel=True)
     parser.epilog = "tasks:\n" + "\n".join(f"  {name:<11} {kind}: {text}" for name, (_, kind, text) in TASKS.items())
     parser.formatter_class = _HelpFormatter
     parser.add_argument("task", choices=list(TASKS), metavar="TASK", help="one of: " + ", ".join(TASKS))

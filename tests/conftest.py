@@ -13,6 +13,15 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_configure(config):
+    """The suite runs kerasseq as its scripts do: with the speed routes of kerasseq.accel on,
+    switched on before the backend's first computation (an XLA flag is among them)."""
+    from kerasseq import accel
+
+    if accel.wanted():
+        accel.enable()
 #: Short words the tiny model learns to read perfectly.
 TINY_WORDS = ["cat", "dog", "sun", "map", "Key", "BOX", "42", "708"]
 

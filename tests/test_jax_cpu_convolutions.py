@@ -27,12 +27,13 @@ def test_a_users_own_setting_and_unknown_jaxlib_versions_are_left_alone(flags, v
     assert eigen_convolution_flags(flags, version) == flags
 
 
-# A fresh process, since XLA reads its flags once: after importing kerasseq.models, does a
+# A fresh process, since XLA reads its flags once: after kerasseq.accel.enable(), does a
 # convolution leave YNNPACK while a dot stays, and what does the convolution compute?
 PROBE = """
 import json, os, sys
 import jax, numpy as np
-import kerasseq.models
+import kerasseq.accel
+kerasseq.accel.enable()
 x = np.random.default_rng(0).normal(size=(2, 8, 32, 64)).astype("float32")  # XLA sends a convolution this big to YNNPACK
 k = np.random.default_rng(1).normal(size=(3, 3, 64, 64)).astype("float32") / 24
 conv = jax.jit(lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")))
@@ -51,7 +52,7 @@ def probe(xla_flags):
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes the JAX backend only")
 @pytest.mark.skipif(keras.backend.backend() == "jax" and eigen_convolution_flags("", metadata.version("jaxlib")) != OFF,
                     reason="this jaxlib is outside the 0.10-0.11 that pyproject pins and the route is tested on")
-def test_importing_the_models_takes_convolutions_out_of_ynnpack_with_the_same_result():
+def test_enabling_the_routes_takes_convolutions_out_of_ynnpack_with_the_same_result():
     routed = probe(None)
     assert routed["flags"] == OFF and not routed["conv_ynn"] and routed["dot_ynn"]
     default = probe("--xla_cpu_experimental_ynn_fusion_type=+individual_convolution")  # kept: XLA's default

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="routes
 def keras_pool_calls(monkeypatch):
     from kerasseq import jax_cpu_pooling, keras_routes
 
-    jax_cpu_pooling.use_reshape_max_pool()  # as importing kerasseq.models does
+    jax_cpu_pooling.use_reshape_max_pool()  # as kerasseq.accel.enable() does
     calls, keras_pool = [], keras_routes.keras_op("max_pool")
     monkeypatch.setitem(keras_routes.KERAS_OPS, "max_pool", lambda *a, **k: calls.append(a[1]) or keras_pool(*a, **k))
     return calls

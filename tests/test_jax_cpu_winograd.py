@@ -88,7 +88,7 @@ def test_bfloat16_runs_every_product_on_bfloat16_operands_with_float32_sums():
 def keras_conv_calls(monkeypatch):
     from kerasseq import jax_cpu_winograd, keras_routes
 
-    jax_cpu_winograd.use_winograd_cpu_convolutions()  # as importing kerasseq.models does
+    jax_cpu_winograd.use_winograd_cpu_convolutions()  # as kerasseq.accel.enable() does
     calls, keras_conv = [], keras_routes.keras_op("conv")
     monkeypatch.setitem(keras_routes.KERAS_OPS, "conv", lambda *a, **k: calls.append(a[1].shape) or keras_conv(*a, **k))
     return calls

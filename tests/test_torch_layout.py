@@ -26,7 +26,7 @@ def keras_calls(monkeypatch):
     """The kind ("conv", "pool") of every call that reaches Keras's own functions."""
     from kerasseq import keras_routes, torch_layout
 
-    torch_layout.use_channels_last_views()  # as importing kerasseq.models does
+    torch_layout.use_channels_last_views()  # as kerasseq.accel.enable() does
     calls, keras_conv, keras_pool = [], keras_routes.keras_op("conv"), keras_routes.keras_op("max_pool")
     monkeypatch.setitem(keras_routes.KERAS_OPS, "conv", lambda *a, **k: calls.append("conv") or keras_conv(*a, **k))
     monkeypatch.setitem(keras_routes.KERAS_OPS, "max_pool", lambda *a, **k: calls.append("pool") or keras_pool(*a, **k))

@@ -13,9 +13,6 @@ import keras
 import numpy as np
 
 from kerasseq.errors import KerasseqError
-from kerasseq.fused_lstm import use_fused_cpu_lstm
-
-use_fused_cpu_lstm()  # PyTorch on a CPU: the LSTM time loop in C++, not Python
 
 #: The three recurrent cells, by the name used on the command line.
 CELLS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
