@@ -1,5 +1,7 @@
 """Recognition quality: word accuracy, character error rate, normalised edit distance."""
 
+import math
+
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
@@ -27,10 +29,27 @@ def normalized_edit_distance(predicted, truth):
     return float(np.mean([Levenshtein.normalized_distance(p, t) for p, t in zip(predicted, truth, strict=True)]))
 
 
+def wilson_interval(successes, trials, z=1.959963984540054):
+    """The Wilson score interval (lower, upper) of a success rate, 95% by default
+    (Wilson 1927): it stays inside [0, 1] and is honest near 0 and 1, where the normal
+    approximation is not (5 misses in 500 is 0.977-0.996, not the normal 0.981-0.999)."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def recognition_report(predicted, truth):
-    """The four numbers of an evaluation as a dict."""
+    """The numbers of an evaluation as a dict: word accuracy with its 95% Wilson interval
+    (``word_accuracy_low``, ``word_accuracy_high``), without case, CER and NED."""
+    accuracy = word_accuracy(predicted, truth)
+    low, high = wilson_interval(round(accuracy * len(truth)), len(truth))
     return {
-        "word_accuracy": word_accuracy(predicted, truth),
+        "word_accuracy": accuracy,
+        "word_accuracy_low": low,
+        "word_accuracy_high": high,
         "word_accuracy_nocase": word_accuracy(predicted, truth, case_sensitive=False),
         "cer": character_error_rate(predicted, truth),
         "ned": normalized_edit_distance(predicted, truth),

@@ -41,9 +41,10 @@ def compare(predictor, folders, tesseract=None):
 
 def format_table(rows):
     """Markdown table of :func:`compare`'s rows."""
-    lines = ["| split | reader | images | word accuracy | ignoring case | CER | images/s |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| split | reader | images | word accuracy | 95% interval | ignoring case | CER | images/s |",
+             "|---|---|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['split']} | {r['reader']} | {r['images']} | {r['word_accuracy']:.3f} "
+                     f"| {r['word_accuracy_low']:.3f}-{r['word_accuracy_high']:.3f} "
                      f"| {r['word_accuracy_nocase']:.3f} | {r['cer']:.3f} | {r['images_s']:.0f} |")
     return "\n".join(lines)

@@ -30,7 +30,8 @@ def main(argv=None):
     lexicon = Lexicon.from_file(args.lexicon, model.charset) if args.lexicon else None
     predictor = Predictor(model, args.decoder, args.beam_width, lexicon)
     report, pairs = evaluate(predictor, args.labels, args.split, args.limit, progress=sys.stderr.isatty())
-    for key in ("count", "unreadable", "word_accuracy", "word_accuracy_nocase", "cer", "ned", "images_per_second"):
+    for key in ("count", "unreadable", "word_accuracy", "word_accuracy_low", "word_accuracy_high", "word_accuracy_nocase", "cer", "ned",
+                "images_per_second"):
         value = report[key]
         print(f"{key:22s} {value:.4f}" if isinstance(value, float) else f"{key:22s} {value}")
     if args.errors:
