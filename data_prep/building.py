@@ -19,20 +19,20 @@ import zlib
 import numpy as np
 from tqdm import tqdm
 
-from kerasseq.sources import find_source
-from kerasseq.charset import DEFAULT_PRESET, Charset, steps_needed
-from kerasseq.dataset import (
+from kerasseq import atomic
+from kerasseq.data.dataset import (
     FORMAT_VERSION,
     MAX_LABEL_LENGTH,
     SPLITS,
-    atomic_write_json,
     manifest_name,
     read_shard_meta,
     shard_is_complete,
     write_shard,
 )
+from kerasseq.data.sources import find_source
 from kerasseq.errors import DataError, KerasseqError
-from kerasseq.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES, load_canvas
+from kerasseq.ocr.charset import DEFAULT_CHARSET, Charset, steps_needed
+from kerasseq.ocr.images import CANVAS_HEIGHT, CANVAS_WIDTH, MODES, load_canvas
 
 VALIDATION_NAMES = {"val", "valid", "validation", "test"}
 SPLIT_METHODS = ("auto", "every", "column", "random")
@@ -50,7 +50,7 @@ class PreprocessConfig:
     val_every: int = 10
     val_fraction: float = 0.1
     seed: int = 0
-    charset: str = DEFAULT_PRESET
+    charset: str = DEFAULT_CHARSET
     shard_index: int = 0
     num_shards: int = 1
     shard_size: int = 10_000
@@ -253,7 +253,7 @@ def build_dataset(source_path, out, config=None, progress=True, timings=None):
         if timings is not None:
             timings.update(startup_s=images_started - started, images_s=images_finished - images_started)
         manifest = _manifest(out, source, plans, rejected, charset, method, config)
-        atomic_write_json(os.path.join(out, part), manifest)
+        atomic.write_json(os.path.join(out, part), manifest)
     return manifest
 
 

@@ -1,16 +1,11 @@
 """Preprocess labelled word images into a kerasseq dataset folder (uint8 shards)."""
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):
     from data_prep.building import SPLIT_METHODS, PreprocessConfig, build_dataset
-    from kerasseq.images import MODES
+    from kerasseq.ocr.images import MODES
 
     parser = make_parser(__doc__)
     parser.add_argument("source", help="folder (labels.tsv, MJSynth layout, or images named by their text), labels .tsv or MJSynth annotation*.txt")

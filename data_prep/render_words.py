@@ -1,11 +1,6 @@
 """Render synthetic word images (MJSynth-style) with a labels.tsv, deterministic per seed."""
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):

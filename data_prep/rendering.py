@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from kerasseq.charset import DEFAULT_PRESET, Charset
-from kerasseq.dataset import atomic_write_bytes
-from kerasseq.errors import DataError
 from data_prep.building import label_problem
+from kerasseq import atomic
+from kerasseq.errors import DataError
+from kerasseq.ocr.charset import DEFAULT_CHARSET, Charset
 
 #: Stand-in name for Pillow's embedded scalable font, present on every machine.
 PILLOW_FONT = "pillow-default"
@@ -385,7 +385,7 @@ def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0):
     return [f for i, f in enumerate(fonts) if i not in held], [f for i, f in enumerate(fonts) if i in held]
 
 
-def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_PRESET,
+def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_CHARSET,
                    holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0, holdout_seed=None):
     """Render ``count`` word images into ``out`` and write ``out/labels.tsv``.
 
@@ -432,5 +432,5 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
                 rows.extend(chunk_rows)
                 bar.update(len(chunk_rows))
     table = "".join("\t".join(row) + "\n" for row in rows)
-    atomic_write_bytes(os.path.join(out, "labels.tsv"), table.encode("utf-8"))
+    atomic.write_bytes(os.path.join(out, "labels.tsv"), table.encode("utf-8"))
     return rows

@@ -22,35 +22,45 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it, imported on first use.
 _LAZY = {
-    "Charset": "kerasseq.charset",
+    "Charset": "kerasseq.ocr.charset",
     "KerasseqError": "kerasseq.errors",
-    "build_crnn": "kerasseq.models",
-    "Recognizer": "kerasseq.models",
-    "CTCLoss": "kerasseq.losses",
-    "load_recognizer": "kerasseq.predictor",
-    "Predictor": "kerasseq.predictor",
-    "Prediction": "kerasseq.predictor",
-    "greedy_decode": "kerasseq.decoding",
-    "beam_search_decode": "kerasseq.decoding",
-    "lexicon_decode": "kerasseq.decoding",
-    "Lexicon": "kerasseq.decoding",
-    "Reading": "kerasseq.decoding",
-    "TrainConfig": "kerasseq.training",
-    "train_recognizer": "kerasseq.training",
+    "build_crnn": "kerasseq.ocr.recognizer",
+    "Recognizer": "kerasseq.ocr.recognizer",
+    "CTCLoss": "kerasseq.ocr.ctc_loss",
+    "load_recognizer": "kerasseq.ocr.predictor",
+    "Predictor": "kerasseq.ocr.predictor",
+    "Prediction": "kerasseq.ocr.predictor",
+    "greedy_decode": "kerasseq.ocr.decoding",
+    "beam_search_decode": "kerasseq.ocr.decoding",
+    "lexicon_decode": "kerasseq.ocr.decoding",
+    "Lexicon": "kerasseq.ocr.decoding",
+    "Reading": "kerasseq.ocr.decoding",
+    "TrainConfig": "kerasseq.training.trainer",
+    "train_recognizer": "kerasseq.training.trainer",
     "run_task": "kerasseq.tasks",
     "TASKS": "kerasseq.tasks",
 }
-#: Subpackages reachable as attributes: ``kerasseq.layers.NALU``, ``kerasseq.tasks.TASKS``.
-_SUBMODULES = ("layers", "tasks")
+#: Modules reachable as attributes without their own import: ``kerasseq.layers.NALU`` (the
+#: arithmetic layers), ``kerasseq.tasks.TASKS``, ``kerasseq.ocr.predictor``.
+_SUBMODULES = {
+    "layers": "kerasseq.arithmetic.layers",
+    "tasks": "kerasseq.tasks",
+    "ocr": "kerasseq.ocr",
+    "data": "kerasseq.data",
+    "training": "kerasseq.training",
+    "accel": "kerasseq.accel",
+    "arithmetic": "kerasseq.arithmetic",
+    "benchmarks": "kerasseq.benchmarks",
+}
 #: Modules whose import registers kerasseq's serializable classes with Keras.
-_SERIALIZABLE_MODULES = ("kerasseq.layers", "kerasseq.losses", "kerasseq.models")
+_SERIALIZABLE_MODULES = ("kerasseq.arithmetic.layers", "kerasseq.ocr.ctc_loss", "kerasseq.ocr.recognizer")
 
 
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _SUBMODULES:
-        return importlib.import_module(f"kerasseq.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'kerasseq' has no attribute {name!r}")
 
 

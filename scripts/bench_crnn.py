@@ -18,17 +18,16 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.backend import BACKENDS, PRECISIONS  # noqa: E402
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
-from kerasseq.errors import KerasseqError  # noqa: E402
+from kerasseq.backend import BACKENDS, PRECISIONS
+from kerasseq.cli import make_parser, parse, run
+from kerasseq.errors import KerasseqError
+from kerasseq.ocr.presets import PRESETS
 
 
 def worker(args):
     """Measure one thing in this process and print it as one JSON line."""
     from kerasseq import accel
-    from kerasseq import crnn_benchmark as bench
+    from kerasseq.benchmarks import crnn_speed as bench
 
     if accel.wanted():  # ours as the scripts run it: with kerasseq's speed routes
         accel.enable()
@@ -84,7 +83,7 @@ def make_dataset(folder, count):
 def main(argv=None):
     parser = make_parser(__doc__, backend=False)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--presets", nargs="+", choices=("blog", "small"), default=["blog", "small"])
+    parser.add_argument("--presets", nargs="+", choices=[name for name, preset in PRESETS.items() if preset["kind"] == "crnn"], default=["blog", "small"])
     parser.add_argument("--batches", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"],
                         help="dtype policies to measure ours in, each against the float32 peer and the peer in the "

@@ -3,13 +3,10 @@ against a single-process loop written the way the reference does it (cv2 read ->
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def reference_loop(paths):
@@ -45,7 +42,7 @@ def main(argv=None):
 
     from data_prep.building import PreprocessConfig, build_dataset
     from data_prep.rendering import RenderOptions, render_dataset
-    from kerasseq.sources import find_source
+    from kerasseq.data.sources import find_source
 
     cores = args.workers or os.cpu_count() or 1
     work = args.keep or tempfile.mkdtemp(prefix="kerasseq-bench-")

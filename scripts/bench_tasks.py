@@ -11,11 +11,9 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.backend import BACKENDS  # noqa: E402
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
-from kerasseq.tasks import TASKS  # noqa: E402
+from kerasseq.backend import BACKENDS
+from kerasseq.cli import make_parser, parse, run
+from kerasseq.tasks import TASKS
 
 
 def main(argv=None):
@@ -27,7 +25,7 @@ def main(argv=None):
     args = parse(parser, argv)
     if args.worker:
         from kerasseq import accel
-        from kerasseq.tasks.benchmark import measure_task
+        from kerasseq.benchmarks.task_speed import measure_task
 
         if accel.wanted():  # as train_task.py runs them: with kerasseq's speed routes
             accel.enable()

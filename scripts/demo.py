@@ -7,12 +7,10 @@ images into a prediction sheet, and prints the word accuracy reached.
 
 import os
 import shutil
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
+from kerasseq.ocr.presets import PRESETS
 
 
 def main(argv=None):
@@ -22,7 +20,7 @@ def main(argv=None):
     parser.add_argument("--vocabulary", type=int, default=1000, help="distinct words drawn from the embedded English list (0: all 73k)")
     parser.add_argument("--holdout-fonts", type=int, default=4, help="fonts kept out of training; validation uses only them")
     parser.add_argument("--minutes", type=float, default=6.0, help="training time budget")
-    parser.add_argument("--preset", choices=("blog", "small", "rnn"), default="small")
+    parser.add_argument("--preset", choices=list(PRESETS), default="small")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parse(parser, argv)
@@ -31,11 +29,11 @@ def main(argv=None):
 
     from data_prep.building import PreprocessConfig, build_dataset
     from data_prep.rendering import default_lexicon, render_dataset
-    from kerasseq.dataset import open_split
-    from kerasseq.evaluation import evaluate
-    from kerasseq.predictor import Predictor, load_recognizer
-    from kerasseq.sheet import draw_sheet
-    from kerasseq.training import TrainConfig, train_recognizer
+    from kerasseq.data.dataset import open_split
+    from kerasseq.ocr.evaluation import evaluate
+    from kerasseq.ocr.predictor import Predictor, load_recognizer
+    from kerasseq.ocr.sheet import draw_sheet
+    from kerasseq.training.trainer import TrainConfig, train_recognizer
 
     started = time.monotonic()
     words = default_lexicon()

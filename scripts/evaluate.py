@@ -1,12 +1,9 @@
 """Score a recogniser on labelled images: word accuracy, CER, normalised edit distance, speed."""
 
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):
@@ -22,9 +19,9 @@ def main(argv=None):
     parser.add_argument("--json", metavar="OUT.json", help="also write the report as JSON")
     args = parse(parser, argv)
 
-    from kerasseq.decoding import Lexicon
-    from kerasseq.evaluation import evaluate, write_errors
-    from kerasseq.predictor import Predictor, load_recognizer
+    from kerasseq.ocr.decoding import Lexicon
+    from kerasseq.ocr.evaluation import evaluate, write_errors
+    from kerasseq.ocr.predictor import Predictor, load_recognizer
 
     model = load_recognizer(args.model)
     lexicon = Lexicon.from_file(args.lexicon, model.charset) if args.lexicon else None

@@ -1,11 +1,6 @@
 """Export a recogniser's inference model for serving (TF SavedModel or ONNX) and verify it."""
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):
@@ -18,9 +13,9 @@ def main(argv=None):
 
     import numpy as np
 
-    from kerasseq.inference import predict_probabilities
-    from kerasseq.export import export_recognizer, run_exported
-    from kerasseq.predictor import load_recognizer
+    from kerasseq.ocr.export import export_recognizer, run_exported
+    from kerasseq.ocr.inference import predict_probabilities
+    from kerasseq.ocr.predictor import load_recognizer
 
     model = load_recognizer(args.model)
     export_recognizer(model, args.out, args.format)

@@ -10,12 +10,9 @@ results.json.
 
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
 
 
 def main(argv=None):
@@ -38,7 +35,7 @@ def main(argv=None):
 
     from tqdm import tqdm
 
-    from kerasseq import arithmetic
+    from kerasseq.arithmetic import experiments as arithmetic
 
     budget = arithmetic.Budget(steps=1500, seeds=2) if args.quick else arithmetic.Budget(args.steps, seeds=args.seeds)
     os.makedirs(args.out, exist_ok=True)

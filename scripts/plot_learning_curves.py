@@ -10,7 +10,7 @@ def main(argv=None):
     parser.add_argument("--labels", nargs="+", help="one label per run (default: folder names)")
     args = parse(parser, argv)
 
-    from kerasseq.learning_curves import plot_learning_curves
+    from kerasseq.training.learning_curves import plot_learning_curves
 
     curves = plot_learning_curves(args.runs, args.out, args.labels)
     print("| run | CPU-hours | word accuracy |\n|---|---:|---:|")

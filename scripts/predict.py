@@ -1,12 +1,12 @@
 """Read the words in images with a trained recogniser: path<TAB>text<TAB>confidence per image."""
 
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kerasseq.cli import make_parser, parse, run
 
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+#: Images drawn on the --sheet picture, the first ones read.
+SHEET_ROWS = 64
 
 
 def main(argv=None):
@@ -21,28 +21,28 @@ def main(argv=None):
     parser.add_argument("--sheet", metavar="OUT.png", help="also draw the images with their readings into one PNG")
     args = parse(parser, argv)
 
-    from kerasseq.decoding import Lexicon
-    from kerasseq.images import load_canvas
-    from kerasseq.predictor import Predictor, collect_files, load_recognizer
-    from kerasseq.sheet import draw_sheet
+    from kerasseq.ocr.decoding import Lexicon
+    from kerasseq.ocr.predictor import Predictor, collect_files, load_recognizer
+    from kerasseq.ocr.sheet import draw_sheet
 
     model = load_recognizer(args.model)
     lexicon = Lexicon.from_file(args.lexicon, model.charset) if args.lexicon else None
     predictor = Predictor(model, args.decoder, args.beam_width, lexicon, args.batch_size)
     files = collect_files(args.inputs)
-    predictions = predictor.read_files(files, progress=len(files) > 100 and sys.stderr.isatty())
+    predictions = predictor.read_files(files, progress=len(files) > 100 and sys.stderr.isatty(),
+                                      keep_canvases=SHEET_ROWS if args.sheet else 0)
     for p in predictions:
         if p.error:
             print(f"error: {p.path}: {p.error}", file=sys.stderr)
     good = [p for p in predictions if not p.error]
     if args.format == "json":
-        print(json.dumps([p.__dict__ for p in predictions], indent=1))
+        print(json.dumps([p.as_dict() for p in predictions], indent=1))
     else:
         for p in good:
             print(f"{p.path}\t{p.text}\t{p.confidence:.4f}")
     if args.sheet and good:
-        shown = good[:64]
-        draw_sheet([load_canvas(p.path, model.preprocess_mode) for p in shown],
+        shown = [p for p in good if p.canvas is not None]
+        draw_sheet([p.canvas for p in shown],
                    [f"{p.text}  ({p.confidence:.2f})" for p in shown], args.sheet)
     return 1 if len(good) < len(predictions) else 0
 

@@ -1,19 +1,15 @@
 """Train a CRNN (or the pixel-column RNN) word recogniser on a preprocessed dataset folder."""
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.backend import PRECISIONS  # noqa: E402
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
+from kerasseq.backend import PRECISIONS
+from kerasseq.cli import make_parser, parse, run
+from kerasseq.ocr.presets import PRESETS
 
 
 def main(argv=None):
     parser = make_parser(__doc__, accel=True)
     parser.add_argument("--data", required=True, nargs="+", help="dataset folder(s) made by data_prep/preprocess.py")
     parser.add_argument("--out", required=True, help="run folder: model.keras, history.csv, training_curves.png")
-    parser.add_argument("--preset", choices=("blog", "medium", "small", "rnn"), default="small",
+    parser.add_argument("--preset", choices=list(PRESETS), default="small",
                         help="blog: the reference network; medium, small: half and quarter width with batch norm; rnn: raw pixel columns, no convolutions")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -31,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--distribute", action="store_true", help="data-parallel over all local devices (JAX, TensorFlow; see README for multi-host)")
     args = parse(parser, argv)
 
-    from kerasseq.training import TrainConfig, train_recognizer
+    from kerasseq.training.trainer import TrainConfig, train_recognizer
 
     config = TrainConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,

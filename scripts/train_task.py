@@ -6,12 +6,9 @@ baseline=0.1``; the model is saved as RUN_DIR/model.keras with RUN_DIR/summary.j
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from kerasseq.cli import make_parser, parse, run  # noqa: E402
-from kerasseq.tasks import TASKS  # noqa: E402
+from kerasseq.cli import make_parser, parse, run
+from kerasseq.tasks import TASKS
 
 
 def main(argv=None):
@@ -51,7 +48,6 @@ def main(argv=None):
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the task list's line breaks in --help; each option's help states its default."""
-
 
 if __name__ == "__main__":
     run(main)

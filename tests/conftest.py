@@ -4,15 +4,12 @@ Everything is generated (nothing downloaded) and small, so the whole suite runs 
 each of the three backends within CI's budget.
 """
 
-import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import TINY_WORDS
 
 
 def pytest_configure(config):
@@ -22,57 +19,6 @@ def pytest_configure(config):
 
     if accel.wanted():
         accel.enable()
-#: Short words the tiny model learns to read perfectly.
-TINY_WORDS = ["cat", "dog", "sun", "map", "Key", "BOX", "42", "708"]
-
-
-def jax_outputs_and_gradients(model, inputs):
-    """On the JAX backend, the model's output on ``inputs`` and d(sum of squared
-    outputs)/d(inputs, each weight), as NumPy arrays, computed in one jitted call."""
-    import jax
-    import jax.numpy as jnp
-
-    def loss(inputs, weights):
-        outputs = model.stateless_call(weights, [], inputs)[0]
-        return jnp.sum(outputs ** 2), outputs
-
-    weights = [v.value for v in model.trainable_variables]
-    gradients, outputs = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(jnp.asarray(inputs), weights)
-    return [np.asarray(outputs)] + [np.asarray(g) for g in jax.tree.leaves(gradients)]
-
-
-def load_script(name):
-    """Import ``scripts/NAME.py`` or ``data_prep/NAME.py`` as a module (its ``main``)."""
-    for folder in ("scripts", "data_prep"):
-        path = os.path.join(ROOT, folder, f"{name}.py")
-        if os.path.exists(path):
-            spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    raise FileNotFoundError(name)
-
-
-def run_script(name, *args, backend=None, timeout=600):
-    """Run a script in a fresh interpreter -> CompletedProcess (text output)."""
-    path = next(os.path.join(ROOT, f, f"{name}.py") for f in ("scripts", "data_prep")
-                if os.path.exists(os.path.join(ROOT, f, f"{name}.py")))
-    env = dict(os.environ)
-    if backend:
-        env["KERAS_BACKEND"] = backend
-    return subprocess.run([sys.executable, path, *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)
-
-
-def python_output(code, environment, timeout=300):
-    """Run ``code`` with ``python -c`` in a fresh interpreter whose environment is this
-    one's with ``environment`` applied (a name mapped to None is removed) -> the last line
-    it printed; fails the test if it exits non-zero."""
-    env = {**os.environ, **environment}
-    env = {name: value for name, value in env.items() if value is not None}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")
@@ -116,11 +62,11 @@ def tiny_model(tiny_words, tmp_path_factory):
     import keras
 
     from data_prep.building import PreprocessConfig, build_dataset
-    from kerasseq.batches import normalise
-    from kerasseq.dataset import open_split
-    from kerasseq.decoding import greedy_decode
-    from kerasseq.models import build_crnn
-    from kerasseq.training import compile_recognizer
+    from kerasseq.data.dataset import open_split
+    from kerasseq.ocr.decoding import greedy_decode
+    from kerasseq.ocr.images import normalise
+    from kerasseq.ocr.recognizer import build_crnn
+    from kerasseq.training.trainer import compile_recognizer
 
     folder = tmp_path_factory.mktemp("tiny")
     data = str(folder / "data")

@@ -5,9 +5,10 @@ import json
 
 import keras
 
-from conftest import python_output
+from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
+
 
 def test_import_kerasseq_does_not_import_keras_and_offers_the_public_api():
     code = """
@@ -33,7 +34,7 @@ import json, sys
 import numpy as np
 import kerasseq
 import keras
-from kerasseq.predictor import load_recognizer, pretrained_model_path
+from kerasseq.ocr.predictor import load_recognizer, pretrained_model_path
 shipped = keras.saving.load_model(pretrained_model_path(), safe_mode=True)
 images = np.random.default_rng(0).random((2, 32, 128, 1), dtype=np.float32)
 same = float(np.abs(keras.ops.convert_to_numpy(shipped(images)) - keras.ops.convert_to_numpy(load_recognizer()(images))).max())
@@ -57,3 +58,18 @@ import kerasseq
 print(keras.saving.get_registered_object("kerasseq>Recognizer").__name__, keras.saving.get_registered_object("kerasseq>NALU").__name__)
 """
     assert python_output(code, {"KERAS_BACKEND": BACKEND}) == "Recognizer NALU"
+
+
+def test_the_subpackages_load_without_keras_and_the_presets_are_keras_free():
+    code = """
+import json, sys
+import kerasseq
+packages = [kerasseq.ocr, kerasseq.data, kerasseq.training, kerasseq.accel, kerasseq.arithmetic, kerasseq.benchmarks]
+from kerasseq.ocr.presets import PRESETS, TIME_STEPS, conv_stages
+print(json.dumps({"keras": "keras" in sys.modules, "packages": [p.__name__ for p in packages], "presets": sorted(PRESETS),
+                  "steps": TIME_STEPS, "stages": len(conv_stages(PRESETS["blog"]))}))
+"""
+    result = json.loads(python_output(code, {"KERAS_BACKEND": BACKEND}))
+    assert result["keras"] is False
+    assert result["packages"] == ["kerasseq." + name for name in ("ocr", "data", "training", "accel", "arithmetic", "benchmarks")]
+    assert result["presets"] == ["blog", "medium", "rnn", "small"] and result["steps"] == 31 and result["stages"] == 7

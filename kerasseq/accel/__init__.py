@@ -1,0 +1,97 @@
+"""kerasseq's backend speed routes, behind one registry and one explicit switch.
+
+Each route sends one kind of Keras backend op to a faster kerasseq version on one
+backend, and hands every case it does not cover back to Keras's own op. Nothing is
+routed by importing kerasseq: :func:`enable` turns the routes on (the command-line
+scripts call it once the backend is chosen; ``--no-accel`` or ``KERASSEQ_ACCEL=0``
+leaves Keras as it is), :func:`disable` turns them off again.
+
+Examples:
+    >>> from kerasseq import accel
+    >>> accel.enable()            # every route for the current backend
+    ['fused_lstm', 'channels_last']   # on PyTorch
+    >>> accel.disable(["channels_last"])
+"""
+
+import dataclasses
+import importlib
+import os
+
+#: Set to 0 to keep Keras's own ops in the scripts (as ``--no-accel`` does).
+ENVIRONMENT_SWITCH = "KERASSEQ_ACCEL"
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """One speed route: the backend it applies to, the function (``module:name``) that
+    routes (called with ``True``) or restores Keras's op (``False``), and what it does."""
+
+    backend: str
+    switch: str
+    description: str
+    #: False for a route that cannot be undone once the backend has started
+    reversible: bool = True
+
+    def call(self, enabled):
+        module, name = self.switch.split(":")
+        function = getattr(importlib.import_module(module), name)
+        return function(enabled) if self.reversible else (function() if enabled else None)
+
+
+#: Every route, by name, in the order they are enabled.
+ROUTES = {
+    "fused_lstm": Route("torch", "kerasseq.accel.fused_lstm:use_fused_cpu_lstm",
+                        "PyTorch on a CPU: LSTMs through ATen's fused op instead of a Python loop over time steps"),
+    "channels_last": Route("torch", "kerasseq.accel.torch_layout:use_channels_last_views",
+                           "PyTorch: convolutions and max pooling on channels-last views, without layout copies"),
+    "eigen_convolutions": Route("jax", "kerasseq.accel.jax_cpu_convolutions:use_eigen_cpu_convolutions",
+                                "JAX on a CPU (jaxlib 0.10-0.11): convolutions on XLA's Eigen kernels, not YNNPACK; "
+                                "an XLA flag, so it must come before JAX's first computation", reversible=False),
+    "reshape_max_pool": Route("jax", "kerasseq.accel.jax_cpu_pooling:use_reshape_max_pool",
+                              "JAX on a CPU: max pooling as a reshaped max, whose gradient avoids select_and_scatter"),
+    "winograd": Route("jax", "kerasseq.accel.jax_cpu_winograd:use_winograd_cpu_convolutions",
+                      "JAX on a CPU: large 3x3 convolutions as Winograd F(2x2, 3x3) matrix products"),
+}
+
+_ENABLED = set()
+
+
+def _names(names, backend):
+    unknown = sorted(set(names or ()) - set(ROUTES))
+    if unknown:
+        raise ValueError(f"unknown route(s) {unknown}; choose from {', '.join(ROUTES)}")
+    return [name for name in (names or ROUTES) if ROUTES[name].backend == backend]
+
+
+def enable(names=None):
+    """Turn on the routes ``names`` (default: all) that apply to the current Keras
+    backend; returns the names now enabled. Idempotent; imports Keras."""
+    import keras
+
+    for name in _names(names, keras.backend.backend()):
+        ROUTES[name].call(True)
+        _ENABLED.add(name)
+    return enabled()
+
+
+def disable(names=None):
+    """Give Keras back its own ops for the routes ``names`` (default: all); returns the
+    names still enabled (an irreversible route stays so)."""
+    import keras
+
+    for name in _names(names, keras.backend.backend()):
+        if ROUTES[name].reversible:
+            ROUTES[name].call(False)
+            _ENABLED.discard(name)
+    return enabled()
+
+
+def enabled():
+    """Names of the routes on now, in registry order."""
+    return [name for name in ROUTES if name in _ENABLED]
+
+
+def wanted(no_accel=False):
+    """Whether a script should enable the routes: not with ``--no-accel`` or
+    ``KERASSEQ_ACCEL=0``."""
+    return not no_accel and os.environ.get(ENVIRONMENT_SWITCH, "1") != "0"

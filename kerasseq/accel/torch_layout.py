@@ -1,0 +1,76 @@
+"""Convolution and max pooling on the PyTorch backend without layout copies.
+
+Keras 3.15 runs a channels-last 2-D convolution on PyTorch by copying the input into
+channels-first order (``permute(...).contiguous()``) and then copying it again into
+PyTorch's ``channels_last`` memory format for the kernel; a max pooling takes the first
+copy and pools on channels-first memory. On the blog CRNN (CPU, batch 16) the copies took
+21 ms and the pooling 21 ms of a 158 ms forward pass, against 2 ms each in the same
+network written directly in PyTorch. Yet a (batch, height, width, channels) tensor viewed
+through ``permute(0, 3, 1, 2)`` already *is* a channels-first tensor in ``channels_last``
+memory format, which PyTorch's convolution and pooling kernels take as it is and answer
+in kind, so permuting their output back is a view as well. Its route
+(``channels_last`` in :mod:`kerasseq.accel`), :func:`use_channels_last_views`, sends Keras's PyTorch
+2-D convolutions and max poolings there: channels-last data, no groups, ``valid``
+padding or ``same`` with unit strides (PyTorch's own ``"same"``). Outputs and gradients
+are Keras's to float32 rounding; every other case, traces and ``torch.compile``, and
+every other backend are left to Keras.
+"""
+
+import keras
+from keras.src.utils.argument_validation import standardize_tuple
+
+from kerasseq.accel.keras_routes import keras_op, route
+
+
+def use_channels_last_views(enabled=True):
+    """Route (``enabled``) or stop routing the PyTorch backend's 2-D convolutions and max
+    poolings to the copy-free versions. Idempotent; a no-op on other backends. Takes
+    effect for layers called afterwards."""
+    route("torch", {"conv": _conv, "max_pool": _max_pool}, enabled)
+
+
+def _viewable(inputs, data_format):
+    """Whether ``inputs`` is a 4-D channels-last tensor this module may take, outside a
+    trace or a compiled graph."""
+    import torch
+
+    return (
+        inputs.ndim == 4
+        and (data_format or keras.config.image_data_format()) == "channels_last"
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+    )
+
+
+def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """``keras.src.backend.nn.conv``'s signature and result: inputs (batch, height, width,
+    in channels), kernel (kernel height, kernel width, in channels, out channels) ->
+    (batch, out height, out width, out channels)."""
+    import torch
+
+    inputs, kernel = keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(kernel)
+    padding = padding.lower()
+    if not (_viewable(inputs, data_format) and kernel.shape[2] == inputs.shape[3]):
+        return keras_op("conv")(inputs, kernel, strides, padding, data_format, dilation_rate)
+    strides = standardize_tuple(strides, 2, "strides")
+    if padding == "same" and strides != (1, 1):  # PyTorch's "same" takes unit strides only
+        return keras_op("conv")(inputs, kernel, strides, padding, data_format, dilation_rate)
+    kernel = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
+    dilation = standardize_tuple(dilation_rate, 2, "dilation_rate")
+    outputs = torch.nn.functional.conv2d(inputs.permute(0, 3, 1, 2), kernel, stride=strides, padding=padding,
+                                         dilation=dilation)
+    return outputs.permute(0, 2, 3, 1)
+
+
+def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """``keras.src.backend.nn.max_pool``'s signature and result: inputs (batch, height,
+    width, channels) -> (batch, pooled height, pooled width, channels)."""
+    import torch
+
+    inputs = keras.ops.convert_to_tensor(inputs)
+    if not (_viewable(inputs, data_format) and padding.lower() == "valid"):
+        return keras_op("max_pool")(inputs, pool_size, strides, padding, data_format)
+    window = standardize_tuple(pool_size, 2, "pool_size")
+    strides = standardize_tuple(strides or window, 2, "strides")
+    outputs = torch.nn.functional.max_pool2d(inputs.permute(0, 3, 1, 2), window, strides)
+    return outputs.permute(0, 2, 3, 1)

@@ -1,0 +1,63 @@
+"""kerasseq.accel: nothing routed by importing kerasseq, every route behind enable()."""
+
+import json
+
+import keras
+import pytest
+
+from kerasseq import accel
+from tests.helpers import python_output
+
+BACKEND = keras.backend.backend()
+EXPECTED = {"torch": ["fused_lstm", "channels_last"],
+            "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": []}
+
+STATE = """
+import json, os, sys
+from keras.src import backend
+import kerasseq, kerasseq.ocr.recognizer, kerasseq.tasks.common
+from kerasseq import accel
+kerasseq.ocr.recognizer.build_crnn("small")
+keras_ops = {name: getattr(backend.nn, name) for name in ("conv", "max_pool")}
+keras_lstm = backend.lstm
+before = {"routed": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else []),
+          "flags": os.environ.get("XLA_FLAGS", "")}
+args = sys.argv[1:]
+if args:
+    from kerasseq.cli import make_parser, parse
+    parse(make_parser("test", accel=True), args)
+else:
+    accel.enable()
+after = {"routed": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else []),
+         "enabled": accel.enabled()}
+accel.disable()
+print(json.dumps({"before": before, "after": after, "restored": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f]
+                  + (["lstm"] if backend.lstm is not keras_lstm else []), "left": accel.enabled()}))
+"""
+
+
+def state(*args, environment=None):
+    code = STATE.replace("args = sys.argv[1:]", f"args = {list(args)!r}")
+    return json.loads(python_output(code, {"KERAS_BACKEND": BACKEND, "XLA_FLAGS": "", **(environment or {})}))
+
+
+def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops():
+    result = state()
+    assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
+    assert result["after"]["enabled"] == EXPECTED[BACKEND]
+    routed = {"torch": {"conv", "max_pool", "lstm"}, "jax": {"conv", "max_pool"}, "tensorflow": set()}[BACKEND]
+    assert set(result["after"]["routed"]) == routed
+    # disable gives Keras its ops back; the XLA flag cannot be taken back once set
+    assert result["restored"] == [] and result["left"] == (["eigen_convolutions"] if BACKEND == "jax" else [])
+
+
+def test_the_scripts_switch_routes_on_unless_told_not_to():
+    assert state("--backend", BACKEND)["after"]["enabled"] == EXPECTED[BACKEND]
+    assert state("--backend", BACKEND, "--no-accel")["after"]["enabled"] == []
+    assert state("--backend", BACKEND, environment={"KERASSEQ_ACCEL": "0"})["after"]["enabled"] == []
+
+
+def test_an_unknown_route_is_refused():
+    with pytest.raises(ValueError, match="unknown route"):
+        accel.enable(["sparkles"])
+    assert set(accel.ROUTES) == {name for names in EXPECTED.values() for name in names}

@@ -1,0 +1,57 @@
+"""The shipped word recogniser: present, small, loads on this backend, reads clean words
+drawn in fonts held out of its training, and is what predict.py uses without --model."""
+
+import os
+
+import pytest
+
+from data_prep.benchmark_splits import SPLIT_OPTIONS, font_record, recorded_held_out_fonts
+from data_prep.rendering import render_dataset
+from kerasseq.data.sources import find_source
+from kerasseq.errors import ModelError
+from kerasseq.ocr.predictor import Predictor, load_recognizer, pretrained_model_path
+from tests.helpers import run_script
+
+WORDS = ["hello", "World", "KERAS", "2026", "reading", "Model", "text", "Python", "number", "42", "Garden", "river"]
+
+
+@pytest.fixture(scope="module")
+def clean_words(tmp_path_factory):
+    """WORDS drawn clean in the fonts the shipped model's record holds out, those installed
+    here; skips where none is, since any other font may be one it trained on."""
+    fonts, _, _ = recorded_held_out_fonts(*font_record(pretrained_model_path()))
+    if not fonts:
+        pytest.skip("none of the shipped model's held-out fonts (kerasseq/resources/words_alnum.heldout.txt) is installed")
+    out = tmp_path_factory.mktemp("clean_words")
+    render_dataset(str(out), 48, words=WORDS, fonts=fonts, seed=7, workers=1, options=SPLIT_OPTIONS["clean"],
+                   progress=False)
+    return find_source(str(out)).items
+
+
+def test_the_shipped_model_is_small_and_reads_letters_and_digits_case_sensitively():
+    path = pretrained_model_path()
+    assert os.path.getsize(path) <= 30 * 2**20
+    model = load_recognizer()
+    assert model.charset.characters == "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    assert model.output_shape == (None, 31, 63)
+
+
+def test_it_reads_clean_words_in_fonts_it_never_trained_on(clean_words):
+    predictions = Predictor(load_recognizer()).read_files([item.path for item in clean_words])
+    correct = sum(p.text == item.text for p, item in zip(predictions, clean_words))
+    assert correct >= 0.8 * len(clean_words), [(p.text, i.text) for p, i in zip(predictions, clean_words)]
+
+
+def test_predict_without_model_uses_it(clean_words):
+    item = clean_words[0]
+    done = run_script("predict", item.path)
+    assert done.returncode == 0, done.stderr
+    path, text, confidence = done.stdout.strip().split("\t")
+    assert path == item.path and text == Predictor(load_recognizer()).read_files([item.path])[0].text
+    assert 0 < float(confidence) <= 1
+
+
+def test_a_copy_without_the_model_says_to_pass_one(monkeypatch):
+    monkeypatch.setattr("kerasseq.ocr.predictor.PRETRAINED_MODEL", "missing.keras")
+    with pytest.raises(ModelError, match="pass --model"):
+        load_recognizer()
