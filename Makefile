@@ -20,11 +20,13 @@ setup: $(VENV)/.installed
 demo: setup
 	KERAS_BACKEND=$(BACKEND) $(PY) scripts/demo.py --out demo_run
 
-# The whole suite on TensorFlow, JAX and PyTorch; fails if any backend fails.
+# The whole suite on TensorFlow, JAX and PyTorch; fails if any backend fails. Tests marked
+# backend_free (rendering, image decoding, charsets, the peers' wrappers) run on the first only.
 test: setup
-	@status=0; for backend in tensorflow jax torch; do \
+	@status=0; only=""; for backend in tensorflow jax torch; do \
 		echo "=== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider || status=1; \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider -m "$$only" || status=1; \
+		only="not backend_free"; \
 	done; exit $$status
 
 # ruff's checks (configured in pyproject.toml); CI runs it before the tests.

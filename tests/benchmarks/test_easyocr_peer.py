@@ -16,6 +16,8 @@ from kerasseq.errors import DataError
 FAKE_EASYOCR = '''
 import json, os
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 class Reader:
     def __init__(self, languages, **options):
         self.log = os.environ["FAKE_EASYOCR_LOG"]

@@ -3,6 +3,8 @@ import pytest
 from kerasseq.data.sources import find_source, text_from_filename
 from kerasseq.errors import DataError
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 
 @pytest.mark.parametrize("name, text", [
     ("123_Word_45.jpg", "Word"),

@@ -16,6 +16,8 @@ from kerasseq.data.dataset import open_split, read_manifests
 from kerasseq.errors import DataError
 from tests.helpers import ROOT, load_script
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 
 def checksums(folder):
     """sha1 of every file of a dataset folder except locks, by relative path."""

@@ -18,6 +18,8 @@ from kerasseq.errors import DataError
 from kerasseq.ocr.charset import Charset
 from kerasseq.ocr.images import read_gray
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 
 def digests(folder, rows):
     return [hashlib.sha1(open(os.path.join(folder, row[0]), "rb").read()).hexdigest() for row in rows]

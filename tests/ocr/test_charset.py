@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 from kerasseq.errors import DataError
 from kerasseq.ocr.charset import CHARSETS, Charset, steps_needed
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 ALNUM = Charset.from_spec("alnum")
 
 

@@ -11,6 +11,8 @@ from PIL import Image
 from kerasseq.errors import DataError
 from kerasseq.ocr.images import decode_gray, fit_to_canvas, read_gray, to_gray_uint8
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 
 def encode(image, format, **options):
     buffer = io.BytesIO()

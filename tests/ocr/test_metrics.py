@@ -4,6 +4,8 @@ import pytest
 
 from kerasseq.ocr.metrics import recognition_report, wilson_interval
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 
 @pytest.mark.parametrize("successes, trials, low, high", [
     (50, 100, 0.4038, 0.5962),  # textbook values of the Wilson interval
