@@ -6,8 +6,10 @@ quarter of the vector, overlapping by half); the target is one of a+b, a-b, a*b,
 sqrt(a). Models train on inputs drawn from U[1, 2] and are tested on the same range
 (interpolation) and on U[2, 6] (extrapolation). Errors are reported on the paper's scale:
 100 * MSE / MSE of the same model at its random initialisation, so a random model scores
-100 and a perfect one 0. A seed counts as a success when its scaled extrapolation error is
-below ``SUCCESS_THRESHOLD``.
+100 and a perfect one 0. A seed counts as a success by Madsen & Johansen's (2020) criterion:
+its extrapolation MSE is below that of a near-perfect model (:func:`near_perfect_mse`). As
+they do, each run also reports the updates it took to first pass that threshold and the
+sparsity error of its arithmetic weights (:func:`sparsity_error`).
 
 The recurrent variant feeds a sequence of 10-value vectors, ``a`` and ``b`` summed over
 time as well, and extrapolates to longer sequences of larger values. Two applied
@@ -34,7 +36,7 @@ OPERATIONS = {
     "a^2": lambda a, b: a * a,
     "sqrt(a)": lambda a, b: np.sqrt(a),
 }
-MODELS = ("mlp", "nac", "nalu", "nalu_stable", "nau_nmu")
+MODELS = ("mlp", "nac", "nalu", "nalu_stable", "nalu_stable_1x", "nau_nmu")
 #: ``nalu_stable``'s combining layer's gate trains freely for ``GATE_CHOICE_EPOCH`` of the
 #: ``EPOCHS``; then training branches, the gate saturated on the add path in one branch and
 #: on the multiply path in the other (held there by the gate regulariser of strength
@@ -90,7 +92,16 @@ INTERPOLATION, EXTRAPOLATION = (1.0, 2.0), (2.0, 6.0)
 #: ``POLISH_EPOCHS`` with its selection snapped, and in the multiply branch
 #: ``SPLIT_EPOCHS`` and ``POLISH_EPOCHS`` more after the split).
 EPOCHS = 10
-SUCCESS_THRESHOLD = 0.01
+#: ``nalu_stable``'s epochs at most, per start: the free-gate epochs, both gate branches, a
+#: polish in each, and in the multiply branch the split and one more polish.
+STABLE_EPOCHS = GATE_CHOICE_EPOCH + 2 * (EPOCHS - GATE_CHOICE_EPOCH) + 3 * POLISH_EPOCHS + SPLIT_EPOCHS
+#: ``nalu_stable_1x`` is ``nalu_stable`` held to the other models' budget, restarts included:
+#: its epochs are this many times shorter, so its most updates, every start and phase
+#: taken, are ``Budget.steps``.
+STABLE_SHORTER = STABLE_EPOCHS * STABLE_NALU_STARTS / EPOCHS
+#: The near-perfect model of the success criterion has every weight off by this much
+#: (Madsen & Johansen, 2020, use 1e-5).
+NEAR_PERFECT_EPSILON = 1e-5
 #: A scaled error is capped here in tables: a model can be far worse than random.
 WORST_SHOWN = 1e4
 
@@ -102,6 +113,12 @@ class Budget:
     steps: int = 10000
     batch_size: int = 128
     seeds: int = 5
+    #: seeds first_seed, first_seed + 1, ...: fresh seeds for a table (0-2 were used in development)
+    first_seed: int = 0
+
+    @property
+    def seed_range(self):
+        return range(self.first_seed, self.first_seed + self.seeds)
 
 
 def slices(size, rng):
@@ -185,6 +202,74 @@ def scaled(error, random_error):
     return float(min(WORST_SHOWN, 100.0 * error / random_error)) if random_error > 0 else float("nan")
 
 
+def near_perfect_mse(operation, inputs, targets, subsets, epsilon=NEAR_PERFECT_EPSILON):
+    """The MSE on (inputs, targets) of Madsen & Johansen's near-perfect solution: every
+    weight of the exact model off by ``epsilon``, the way that adds to the output: a and b
+    each select their slice with weight 1 + epsilon and every other input with epsilon,
+    and the result is scaled by 1 + epsilon. inputs: (count, features) or, recurrent,
+    (count, steps, features), summed over time; subsets: :func:`slices`."""
+    values = inputs.astype("float64")
+    values = values.sum(axis=1) if values.ndim == 3 else values
+    start_a, start_b, length = subsets
+    total = values.sum(axis=1)
+    a = values[:, start_a:start_a + length].sum(axis=1) + epsilon * total
+    b = values[:, start_b:start_b + length].sum(axis=1) + epsilon * total
+    predictions = (1.0 + epsilon) * OPERATIONS[operation](a, b)
+    return float(np.mean((predictions - targets[:, 0].astype("float64")) ** 2))
+
+
+def arithmetic_weights(model):
+    """The effective weights of every NAC, NALU, NAU and NMU in ``model`` (inside RNN cells
+    too), as NumPy arrays: W = tanh(W-hat) sigmoid(M-hat) for a NAC and each NALU path."""
+    found = []
+
+    def visit(layer):
+        if isinstance(layer, NAC):
+            found.append(layer.weight())
+        elif isinstance(layer, NALU):
+            for path in (layer.add_path, layer.log_path):
+                if path is not None:
+                    visit(path)
+        elif isinstance(layer, (NAU, NMU)):
+            found.append(layer.w)
+        elif isinstance(layer, ArithmeticCell):
+            visit(layer.inner)
+        elif isinstance(layer, keras.layers.RNN):
+            visit(layer.cell)
+
+    for layer in model.layers:
+        visit(layer)
+    return [keras.ops.convert_to_numpy(weight) for weight in found]
+
+
+def sparsity_error(model):
+    """Madsen & Johansen's sparsity error: the largest distance of an arithmetic weight
+    from the nearest of -1, 0 and 1, max over W of min(|W|, |1 - |W||); 0 for weights all
+    on the grid, None for a model with no arithmetic layer (the MLP)."""
+    weights = arithmetic_weights(model)
+    if not weights:
+        return None
+    return float(max(np.max(np.minimum(np.abs(w), np.abs(1.0 - np.abs(w)))) for w in weights))
+
+
+class SolvedAt(keras.callbacks.Callback):
+    """Counts the updates of every ``fit`` it is passed to, and notes the count at the end
+    of the first epoch whose model's MSE on ``extrapolation`` = (inputs, targets) is below
+    ``threshold`` (``solved``, None until then)."""
+
+    def __init__(self, extrapolation, threshold):
+        super().__init__()
+        self.extrapolation, self.threshold = extrapolation, threshold
+        self.steps, self.solved = 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.solved is None and _mse(self.model, *self.extrapolation) < self.threshold:
+            self.solved = self.steps
+
+
 def _adam(model_name, decay_steps=None):
     """Adam for ``model_name`` (learning rate 1e-3 for the MLP, 1e-2 for the rest; gradient
     norm clipped at 1); with ``decay_steps``, the rate falls along a cosine to 1% of that
@@ -195,7 +280,7 @@ def _adam(model_name, decay_steps=None):
     return keras.optimizers.Adam(rate, clipnorm=1.0)
 
 
-def fit_stable_nalu(model, train, validation, batch_size):
+def fit_stable_nalu(model, train, validation, batch_size, callbacks=()):
     """``nalu_stable``'s training on ``train`` = (inputs, targets (count, 1)). The loss is
     the MSE divided by the targets' variance, so the gate and sparsity regularisers weigh
     alike on every operation (a*b's targets vary some 500,000 times more than sqrt(a)'s). The
@@ -208,24 +293,26 @@ def fit_stable_nalu(model, train, validation, batch_size):
     The model ends with the branch whose MSE on ``validation`` (fresh training-range data;
     the extrapolation data is never looked at) is lower. Polished first, the branch on the
     right path can win where its unpolished fit loses: in a range as narrow as U[1, 2] a
-    power law also fits a+b. Returns the validation MSE of the model kept."""
+    power law also fits a+b. ``callbacks`` go to every ``fit``. Returns the validation MSE
+    of the model kept."""
     inputs, targets = train
     variance = float(np.var(targets))
     loss = lambda y, prediction: keras.losses.mean_squared_error(y, prediction) / variance  # noqa: E731
     combine = model.get_layer("combine")
     combine.saturation_scale.assign(0.0)
     model.compile(optimizer=_adam("nalu_stable"), loss=loss)
-    model.fit(inputs, targets, batch_size=batch_size, epochs=GATE_CHOICE_EPOCH, verbose=0)
+    model.fit(inputs, targets, batch_size=batch_size, epochs=GATE_CHOICE_EPOCH, verbose=0, callbacks=list(callbacks))
     shared, branches = model.get_weights(), []
     for logit in (SATURATED_GATE, -SATURATED_GATE):
         model.set_weights(shared)
         combine.gate.assign(np.full((combine.units,), logit, "float32"))
         combine.saturation_scale.assign(1.0)
         model.compile(optimizer=_adam("nalu_stable"), loss=loss)
-        model.fit(inputs, targets, batch_size=batch_size, epochs=EPOCHS - GATE_CHOICE_EPOCH, verbose=0)
-        error = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation))
+        model.fit(inputs, targets, batch_size=batch_size, epochs=EPOCHS - GATE_CHOICE_EPOCH, verbose=0,
+                  callbacks=list(callbacks))
+        error = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation), callbacks)
         if logit < 0 and error < SPLIT_BELOW * variance:
-            error = split_selection(model, train, validation, batch_size, loss, error)
+            error = split_selection(model, train, validation, batch_size, loss, error, callbacks)
         branches.append((error, model.get_weights()))
     error, weights = min(branches, key=lambda branch: branch[0])
     model.set_weights(weights)
@@ -240,7 +327,7 @@ def selection_unit(model):
     return model.get_layer("accumulate").cell.inner
 
 
-def polish_snapped_selection(model, train, validation, batch_size, loss, error):
+def polish_snapped_selection(model, train, validation, batch_size, loss, error, callbacks=()):
     """Snap the selection's weights (see :func:`selection_unit`) to the nearest of -1, 0, 1
     and freeze them; put the combining layer's weights from any selection unit left
     selecting nothing at 0 (its log-path input is then the constant log(eps), so its
@@ -262,7 +349,7 @@ def polish_snapped_selection(model, train, validation, batch_size, loss, error):
     selection.trainable = False
     try:
         model.compile(optimizer=_adam("nalu_stable", POLISH_EPOCHS * -(-len(train[0]) // batch_size)), loss=loss)
-        model.fit(*train, batch_size=batch_size, epochs=POLISH_EPOCHS, verbose=0)
+        model.fit(*train, batch_size=batch_size, epochs=POLISH_EPOCHS, verbose=0, callbacks=list(callbacks))
     finally:
         selection.trainable = True
     polished = _mse(model, *validation)
@@ -294,7 +381,7 @@ def residual_curvature_direction(model, inputs, targets):
     return direction / np.abs(direction).max()
 
 
-def split_selection(model, train, validation, batch_size, loss, error):
+def split_selection(model, train, validation, batch_size, loss, error, callbacks=()):
     """Escape the symmetric saddle of a product: scale the two selection units' weights
     (see :func:`selection_unit`) by 1 + v and 1 - v, v the
     :func:`residual_curvature_direction` on ``train``, clipped to [-1, 1]; retrain the whole
@@ -316,8 +403,8 @@ def split_selection(model, train, validation, batch_size, loss, error):
     split = weights * (1.0 + np.stack([direction, -direction], axis=1))
     selection.w.assign(np.clip(split, -1.0, 1.0).astype("float32"))
     model.compile(optimizer=_adam("nalu_stable"), loss=loss)
-    model.fit(*train, batch_size=batch_size, epochs=SPLIT_EPOCHS, verbose=0)
-    polished = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation))
+    model.fit(*train, batch_size=batch_size, epochs=SPLIT_EPOCHS, verbose=0, callbacks=list(callbacks))
+    polished = polish_snapped_selection(model, train, validation, batch_size, loss, _mse(model, *validation), callbacks)
     if polished < error:
         return polished
     model.set_weights(before)
@@ -342,37 +429,46 @@ def snap_nac(nac, zero_rows):
 
 def train_one(kind, model_name, operation, seed, budget):
     """Train one model on one operation with one seed -> dict of scaled interpolation and
-    extrapolation errors and the number of starts it took. ``kind`` is ``static`` or
-    ``recurrent``. ``nalu_stable`` gets up to ``STABLE_NALU_STARTS`` starts: one whose
-    scaled error on fresh training-range data stays above ``STUCK`` is re-initialised
-    (iNALU's restart), with the same data, and trains by :func:`fit_stable_nalu`; the start
-    with the lowest such error is the one measured."""
+    extrapolation errors, the extrapolation MSE and the near-perfect threshold it is judged
+    by (:func:`near_perfect_mse`), ``success``, ``solved_at`` (updates until an epoch first
+    ended below the threshold, over every start; None if none did), ``steps`` (updates
+    used in all), ``sparsity`` (:func:`sparsity_error`) and the number of starts.
+    ``kind`` is ``static`` or ``recurrent``. ``nalu_stable`` gets up to
+    ``STABLE_NALU_STARTS`` starts: one whose scaled error on fresh training-range data stays
+    above ``STUCK`` is re-initialised (iNALU's restart), with the same data, and trains by
+    :func:`fit_stable_nalu`; the start with the lowest such error is the one measured.
+    ``nalu_stable_1x`` is the same on epochs ``STABLE_SHORTER`` times shorter, so it
+    stays within ``budget.steps`` as the other models do."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
+    architecture = "nalu_stable" if model_name.startswith("nalu_stable") else model_name
     if kind == "static":
         subsets = slices(100, rng)
         make = lambda count, value_range: static_data(operation, subsets, count, value_range, rng)  # noqa: E731
-        build = lambda: build_static(model_name, operation)  # noqa: E731
+        build = lambda: build_static(architecture, operation)  # noqa: E731
     else:
         subsets = slices(10, rng)
         make = lambda count, value_range, steps=10: recurrent_data(  # noqa: E731
             operation, subsets, count, steps, value_range, rng)
-        build = lambda: build_recurrent(model_name, operation)  # noqa: E731
-    train_x, train_y = make(budget.steps * budget.batch_size // EPOCHS, INTERPOLATION)
+        build = lambda: build_recurrent(architecture, operation)  # noqa: E731
+    epoch_steps = budget.steps / (STABLE_SHORTER * EPOCHS if model_name == "nalu_stable_1x" else EPOCHS)
+    train_x, train_y = make(int(epoch_steps) * budget.batch_size, INTERPOLATION)
     interpolation = make(5000, INTERPOLATION)
     extrapolation = make(5000, EXTRAPOLATION) if kind == "static" else make(5000, EXTRAPOLATION, 20)
     validation = make(1000, INTERPOLATION)
+    threshold = near_perfect_mse(operation, *extrapolation, subsets)
+    progress = SolvedAt(extrapolation, threshold)
     best = None
-    for start in range(STABLE_NALU_STARTS if model_name == "nalu_stable" else 1):
+    for start in range(STABLE_NALU_STARTS if architecture == "nalu_stable" else 1):
         if start:
             keras.utils.set_random_seed(seed + 1000 * start)
         model = build()
         random_errors = [_mse(model, *data) for data in (interpolation, extrapolation, validation)]
-        if model_name == "nalu_stable":
-            error = fit_stable_nalu(model, (train_x, train_y), validation, budget.batch_size)
+        if architecture == "nalu_stable":
+            error = fit_stable_nalu(model, (train_x, train_y), validation, budget.batch_size, [progress])
         else:
             model.compile(optimizer=_adam(model_name), loss="mse")
-            model.fit(train_x, train_y, batch_size=budget.batch_size, epochs=EPOCHS, verbose=0)
+            model.fit(train_x, train_y, batch_size=budget.batch_size, epochs=EPOCHS, verbose=0, callbacks=[progress])
             error = _mse(model, *validation)
         error = scaled(error, random_errors[2])
         if best is None or error < best[0]:
@@ -380,28 +476,44 @@ def train_one(kind, model_name, operation, seed, budget):
         if error < STUCK:
             break
     _, model, random_errors = best
+    extrapolation_mse = _mse(model, *extrapolation)
     return {"interpolation": scaled(_mse(model, *interpolation), random_errors[0]),
-            "extrapolation": scaled(_mse(model, *extrapolation), random_errors[1]), "starts": start + 1}
+            "extrapolation": scaled(extrapolation_mse, random_errors[1]), "extrapolation_mse": extrapolation_mse,
+            "threshold": threshold, "success": extrapolation_mse < threshold, "solved_at": progress.solved,
+            "steps": progress.steps, "sparsity": sparsity_error(model), "starts": start + 1}
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None
 
 
 def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None, pool=None):
-    """Every (operation, model) over ``budget.seeds`` seeds -> list of rows with the median
-    scaled interpolation and extrapolation errors, the success rate and the starts used.
-    ``pool``: a :func:`worker_pool` to train the runs in (default: one after the other
-    here); every run seeds itself, so the rows are the same either way."""
+    """Every (operation, model) over the seeds of ``budget`` -> list of rows: the median
+    scaled interpolation and extrapolation errors, the success rate (with its 95% Wilson
+    interval), the median updates to success over the seeds that succeeded, the median
+    sparsity error over those seeds, the median updates used, the starts used and every
+    seed's run. ``pool``: a :func:`worker_pool` to train the runs in (default: one after
+    the other here); every run seeds itself, so the rows are the same either way."""
+    from kerasseq.ocr.metrics import wilson_interval
+
     cases = [(operation, model_name) for operation in operations for model_name in models]
-    tasks = [(kind, model_name, operation, seed, budget) for operation, model_name in cases
-             for seed in range(budget.seeds)]
+    tasks = [(kind, model_name, operation, seed, budget) for operation, model_name in cases for seed in budget.seed_range]
     runs = (pool.map if pool else map)(train_one, *zip(*tasks))
     rows = []
     for operation, model_name in cases:
-        case_runs = [next(runs) for _ in range(budget.seeds)]
-        extrapolation = [run["extrapolation"] for run in case_runs]
+        case_runs = [next(runs) for _ in budget.seed_range]
+        solved = [run for run in case_runs if run["success"]]
+        low, high = wilson_interval(len(solved), len(case_runs))
         rows.append({"kind": kind, "operation": operation, "model": model_name,
                      "interpolation": float(np.median([run["interpolation"] for run in case_runs])),
-                     "extrapolation": float(np.median(extrapolation)),
-                     "success": float(np.mean([e < SUCCESS_THRESHOLD for e in extrapolation])),
-                     "seeds": budget.seeds, "starts": sum(run["starts"] for run in case_runs)})
+                     "extrapolation": float(np.median([run["extrapolation"] for run in case_runs])),
+                     "success": len(solved) / len(case_runs), "success_low": low, "success_high": high,
+                     "solved_at": _median([run["solved_at"] for run in solved]),
+                     "sparsity": _median([run["sparsity"] for run in solved]),
+                     "steps": _median([run["steps"] for run in case_runs]),
+                     "seeds": budget.seeds, "first_seed": budget.first_seed,
+                     "starts": sum(run["starts"] for run in case_runs), "runs": case_runs})
         if progress:
             progress(rows[-1])
     return rows
@@ -495,14 +607,28 @@ def language_to_number(seed=0, epochs=300, held_out=200):
 
 def markdown_table(rows):
     """Rows of :func:`simple_function_table` -> a Markdown table, one line per (kind,
-    operation), the models side by side as ``interpolation / extrapolation (success)``."""
+    operation), the models side by side as ``extrapolation error (success rate)``."""
+    return _table(rows, lambda r: f"{r['extrapolation']:.2f} ({r['success']:.0%})")
+
+
+def success_table(rows):
+    """Rows of :func:`simple_function_table` -> Madsen & Johansen's three numbers per model:
+    ``success rate [95% interval] · median updates to success · median sparsity error``
+    (a dash where no seed succeeded or the model has no arithmetic weights)."""
+    def cell(r):
+        steps = "—" if r["solved_at"] is None else f"{r['solved_at']:,.0f}"
+        sparsity = "—" if r["sparsity"] is None else f"{r['sparsity']:.1e}"
+        return f"{r['success']:.0%} [{r['success_low']:.0%}–{r['success_high']:.0%}] · {steps} · {sparsity}"
+
+    return _table(rows, cell)
+
+
+def _table(rows, cell):
     models = list(dict.fromkeys(row["model"] for row in rows))
     lines = ["| task | operation | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
     for kind, operation in dict.fromkeys((row["kind"], row["operation"]) for row in rows):
         cells = {row["model"]: row for row in rows if (row["kind"], row["operation"]) == (kind, operation)}
-        lines.append(f"| {kind} | {operation} | " + " | ".join(
-            f"{cells[m]['interpolation']:.2f} / {cells[m]['extrapolation']:.2f} ({cells[m]['success']:.0%})" for m in models)
-            + " |")
+        lines.append(f"| {kind} | {operation} | " + " | ".join(cell(cells[m]) for m in models) + " |")
     return "\n".join(lines)
 
 

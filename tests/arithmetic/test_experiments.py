@@ -60,16 +60,78 @@ def test_nac_extrapolates_addition_where_the_mlp_fails():
     nac = arithmetic.train_one("static", "nac", "a+b", 0, budget)
     mlp = arithmetic.train_one("static", "mlp", "a+b", 0, budget)
     assert nac["extrapolation"] < 1.0 and mlp["extrapolation"] > 10.0, (nac, mlp)
+    # by Madsen & Johansen's far stricter criterion neither has solved it in 600 updates
+    for run in (nac, mlp):
+        assert run["success"] == (run["extrapolation_mse"] < run["threshold"]) and run["steps"] == 600
+    assert not nac["success"] and 0 < nac["sparsity"] <= 0.5 and mlp["sparsity"] is None
 
 
-def test_stable_nalu_extrapolates_a_product_where_the_plain_nalu_fails():
-    """The NAU selection layer, the saturated gate and restarts take a*b from 'no better than
-    random' out of range to a few percent of random's error, on a short budget."""
+def test_solved_at_counts_the_updates_until_an_epoch_ends_below_the_threshold():
+    rng = np.random.default_rng(0)
+    subsets = arithmetic.slices(100, rng)
+    train = arithmetic.static_data("a+b", subsets, 256, arithmetic.INTERPOLATION, rng)
+    extrapolation = arithmetic.static_data("a+b", subsets, 1000, arithmetic.EXTRAPOLATION, rng)
+    threshold = arithmetic.near_perfect_mse("a+b", *extrapolation, subsets)
+    model = arithmetic.build_static("nau_nmu", "a+b")
+    exact = np.zeros((100, 2), "float32")
+    exact[subsets[0]:subsets[0] + subsets[2], 0] = 1
+    exact[subsets[1]:subsets[1] + subsets[2], 1] = 1
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    unsolved = arithmetic.SolvedAt(extrapolation, threshold)
+    model.fit(*train, batch_size=64, epochs=2, verbose=0, callbacks=[unsolved])  # its random start
+    assert unsolved.steps == 8 and unsolved.solved is None
+    model.get_layer("select").w.assign(exact)
+    model.get_layer("combine").w.assign(np.ones((2, 1), "float32"))
+    solved = arithmetic.SolvedAt(extrapolation, threshold)
+    model.fit(*train, batch_size=64, epochs=2, verbose=0, callbacks=[solved])
+    assert solved.steps == 8 and solved.solved == 4 and arithmetic.sparsity_error(model) == 0.0
+
+
+def test_the_near_perfect_threshold_is_the_error_of_weights_off_by_epsilon():
+    rng = np.random.default_rng(0)
+    subsets = arithmetic.slices(100, rng)
+    inputs, targets = arithmetic.static_data("a*b", subsets, 2000, arithmetic.EXTRAPOLATION, rng)
+    threshold = arithmetic.near_perfect_mse("a*b", inputs, targets, subsets)
+    a = inputs[:, subsets[0]:subsets[0] + subsets[2]].sum(axis=1, dtype="float64")
+    b = inputs[:, subsets[1]:subsets[1] + subsets[2]].sum(axis=1, dtype="float64")
+    assert np.mean((a * b - targets[:, 0]) ** 2) < threshold  # the exact model passes
+    assert np.mean(((1 + 1e-4) * a * b - targets[:, 0]) ** 2) > threshold  # 10 times epsilon off does not
+    assert arithmetic.near_perfect_mse("a*b", inputs, targets, subsets, epsilon=1e-4) > 50 * threshold
+
+
+def test_sparsity_error_is_the_largest_distance_from_the_grid():
+    model = arithmetic.build_static("nau_nmu", "a*b", size=4)
+    select, combine = model.get_layer("select"), model.get_layer("combine")
+    select.w.assign(np.array([[1, 0], [0, 1], [0, 0], [-1, 0]], "float32"))
+    combine.w.assign(np.array([[1], [1]], "float32"))
+    assert arithmetic.sparsity_error(model) == 0.0
+    combine.w.assign(np.array([[0.7], [1]], "float32"))
+    assert arithmetic.sparsity_error(model) == pytest.approx(0.3)
+    assert arithmetic.sparsity_error(arithmetic.build_static("mlp", "a*b", size=4)) is None
+    recurrent = arithmetic.build_recurrent("nac", "a+b", size=4)
+    assert len(arithmetic.arithmetic_weights(recurrent)) == 2  # the cell's NAC and the combining NAC
+
+
+def test_fresh_seeds_and_the_same_budget_for_the_stable_nalu():
+    budget = arithmetic.Budget(steps=870, seeds=2, first_seed=100)
+    assert list(budget.seed_range) == [100, 101]
+    rows = arithmetic.simple_function_table("static", budget, operations=("a+b",), models=("nac", "nalu_stable_1x"))
+    nac, stable = rows
+    assert nac["first_seed"] == 100 and nac["runs"][1] == arithmetic.train_one("static", "nac", "a+b", 101, budget)
+    assert all(run["steps"] == 870 for run in nac["runs"])
+    assert all(run["steps"] <= 870 for run in stable["runs"])  # every start and phase included
+    assert 0 <= stable["success_low"] <= stable["success"] <= stable["success_high"] <= 1
+
+
+def test_stable_nalu_fits_and_extrapolates_a_product_better_than_the_plain_nalu():
+    """The NAU selection layer, the saturated gate and restarts fit a*b in range and take it
+    out of range to a few percent of random's error on a short budget, well ahead of the
+    plain NALU (seed 0: at 50-100 on PyTorch and JAX, 4.1 on TensorFlow, and 13 in range)."""
     budget = arithmetic.Budget(steps=1500, seeds=1)
     stable = arithmetic.train_one("static", "nalu_stable", "a*b", 0, budget)
     plain = arithmetic.train_one("static", "nalu", "a*b", 0, budget)
-    assert stable["interpolation"] < 1.0 and stable["extrapolation"] < 10.0 and plain["extrapolation"] > 50.0, (
-        stable, plain)
+    assert stable["interpolation"] < min(1.0, plain["interpolation"] / 10), (stable, plain)
+    assert stable["extrapolation"] < min(10.0, plain["extrapolation"] / 2), (stable, plain)
 
 
 @pytest.mark.parametrize("operation, path_logit", [("a+b", SATURATED_GATE), ("a*b", -SATURATED_GATE)])

@@ -12,11 +12,11 @@ import pytest
 from kerasseq.benchmarks.easyocr_peer import find_easyocr, read_with_easyocr
 from kerasseq.errors import DataError
 
+pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
+
 #: A stand-in for EasyOCR's Reader: logs each call and reads every image as " a b<height> ".
 FAKE_EASYOCR = '''
 import json, os
-
-pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
 
 class Reader:
     def __init__(self, languages, **options):
