@@ -157,7 +157,12 @@ def test_stable_nalu_training_keeps_the_gate_branch_that_fits_the_operation(oper
     assert float(keras.ops.convert_to_numpy(combine.saturation_scale)) == 1.0
     inputs, targets = validation
     kept_error = np.mean((model.predict(inputs, verbose=0) - targets) ** 2)
-    assert error == pytest.approx(kept_error, rel=1e-4) and error < 0.05 * np.var(targets), (error, np.var(targets))
+    # the two predictions may differ by a float32 rounding of the output (another batch
+    # size, another kernel), which moves an MSE near 0 by up to 2 * sqrt(MSE) * ulp + ulp^2
+    ulp = float(np.spacing(np.float32(np.abs(targets).max())))
+    rounding = float(2 * np.sqrt(max(error, kept_error)) * ulp + ulp**2)
+    assert error == pytest.approx(kept_error, rel=1e-4, abs=rounding) and error < 0.05 * np.var(targets), (
+        error, np.var(targets))
 
 
 @pytest.mark.parametrize("slice_weight, kept", [(0.8, True), (0.45, False)])
