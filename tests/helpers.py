@@ -70,3 +70,17 @@ def fit(model, inputs, targets, learning_rate, epochs, batch_size=64):
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     model.fit(inputs, targets, batch_size=batch_size, epochs=epochs, verbose=0)
     return model
+
+
+def render_clean_words(folder, count):
+    """Render ``count`` clean words (black on white, 32 px) into ``folder`` in two DejaVu
+    faces the test chooses, the same on every machine (a machine's own held-out fonts may
+    be anything from a hairline face to a pictograph font) -> [(path, text, font)]."""
+    from data_prep.benchmark_splits import SPLIT_OPTIONS
+    from data_prep.rendering import bundled_fonts_folder, render_dataset
+    from kerasseq.benchmarks.readers import labelled_images
+
+    fonts = [os.path.join(bundled_fonts_folder(), name) for name in ("DejaVuSans.ttf", "DejaVuSerif.ttf")]
+    render_dataset(str(folder), count, fonts=fonts, seed=5, workers=1, val_share=0.0, options=SPLIT_OPTIONS["clean"],
+                   progress=False)
+    return labelled_images(str(folder))

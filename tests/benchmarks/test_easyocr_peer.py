@@ -2,7 +2,6 @@
 where ``make peers`` installed it), and how a missing EasyOCR is found out."""
 
 import json
-import os
 import string
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 
 from kerasseq.benchmarks.easyocr_peer import find_easyocr, read_with_easyocr
 from kerasseq.errors import DataError
+from tests.helpers import render_clean_words
 
 pytestmark = pytest.mark.backend_free  # exercises no Keras backend: `make test` runs it once
 
@@ -74,16 +74,10 @@ def test_a_missing_easyocr_is_found_out_and_a_failing_worker_named(tmp_path, mon
 
 
 def test_real_easyocr_reads_clean_words_within_its_allowlist(tmp_path):
-    from data_prep.benchmark_splits import SPLIT_OPTIONS
-    from data_prep.rendering import bundled_fonts_folder, render_dataset
-    from kerasseq.benchmarks.readers import labelled_images
     python = find_easyocr()
     if python is None:
         pytest.skip("EasyOCR is not installed (make peers)")
-    fonts = [os.path.join(bundled_fonts_folder(), name) for name in ("DejaVuSans.ttf", "DejaVuSerif.ttf")]
-    render_dataset(str(tmp_path), 16, fonts=fonts, seed=5, workers=1, val_share=0.0, options=SPLIT_OPTIONS["clean"],
-                   progress=False)
-    images = labelled_images(str(tmp_path))
+    images = render_clean_words(tmp_path, 16)
     texts, _ = read_with_easyocr([path for path, _, _ in images], string.digits, python)
     assert all(set(text) <= set(string.digits) for text in texts)
     texts, _ = read_with_easyocr([path for path, _, _ in images], string.ascii_letters + string.digits, python)

@@ -13,9 +13,9 @@ import pytest
 
 from data_prep.benchmark_splits import machine_held_out_fonts, render_splits
 from kerasseq.benchmarks.tesseract import find_tesseract, read_with_tesseract
-from kerasseq.data.sources import find_source
+from kerasseq.data.sources import Item, find_source
 from kerasseq.errors import DataError
-from tests.helpers import load_script
+from tests.helpers import load_script, render_clean_words
 
 
 def fake_tesseract(folder, stdout, version="tesseract 5.3.0"):
@@ -79,18 +79,10 @@ def test_only_tesseract_5_or_later_is_used(tmp_path, monkeypatch):
 
 
 def test_real_tesseract_reads_clean_words_within_its_whitelist(tmp_path):
-    from data_prep.benchmark_splits import SPLIT_OPTIONS
-    from data_prep.rendering import bundled_fonts_folder, render_dataset
-
     executable = find_tesseract()
     if executable is None:
         pytest.skip("Tesseract 5 is not installed (apt-get install tesseract-ocr)")
-    # plain text faces the test chooses, the same on every machine: the machine's own
-    # held-out fonts may be anything from a hairline face to a pictograph font
-    fonts = [os.path.join(bundled_fonts_folder(), name) for name in ("DejaVuSans.ttf", "DejaVuSerif.ttf")]
-    render_dataset(str(tmp_path), 24, fonts=fonts, seed=5, workers=1, val_share=0.0, options=SPLIT_OPTIONS["clean"],
-                   progress=False)
-    items = find_source(str(tmp_path)).items
+    items = [Item(path, text) for path, text, _ in render_clean_words(tmp_path, 24)]
     texts, _ = read_with_tesseract([i.path for i in items], "0123456789", executable)
     assert all(set(text) <= set("0123456789") for text in texts)
     texts, _ = read_with_tesseract([i.path for i in items], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", executable)
