@@ -1,11 +1,11 @@
 """CRNN speed on each Keras backend against the same network written directly in PyTorch.
 
-One table, one run: training and inference images/s per backend, precision, preset and
-batch size (median of repeated steps after warm-up), the plain PyTorch peer's numbers for
-the same preset and batch (float32, and under torch.autocast in each other precision
-measured; each measured before and after the backends, the faster kept), the ratios ours/peer
-against the float32 peer and against the peer in the row's precision, and each row's peak
-memory. Then decoding speed (greedy and beam search sequences/s, lexicon words/s with a
+One table from one invocation: per backend, precision, preset and batch size, the ratio
+ours/peer like for like (the plain PyTorch peer in the row's precision: float32, or
+torch.autocast in bfloat16) and against the float32 peer, each the median of alternating
+runs (peer, ours, peer, ...; each ratio against the faster peer beside it) with its range;
+then training and inference images/s (median of repeated steps after warm-up) and each
+row's peak memory. Then decoding speed (greedy and beam search sequences/s, lexicon words/s with a
 100k+-word lexicon, on one core) and `fit` on a streamed dataset folder against the same
 images in memory, with the loader's own share of a streamed epoch. Every measurement runs
 in its own process, so peak memory is per row.
@@ -17,8 +17,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from functools import partial
 
 from kerasseq.backend import BACKENDS, PRECISIONS
+from kerasseq.benchmarks.speed_ratios import alternate, format_ratio, ratio_rows
 from kerasseq.cli import make_parser, parse, run
 from kerasseq.errors import KerasseqError
 from kerasseq.ocr.presets import PRESETS
@@ -70,6 +72,18 @@ def measure(kind, backend, required=True, **options):
     return json.loads(result)
 
 
+def measure_peer(precisions, **options):
+    """The PyTorch peer in each of ``precisions`` -> {precision: its speeds}."""
+    return {precision: measure("peer", "torch", precision=precision, **options) for precision in precisions}
+
+
+def measure_ours(backends, precisions, **options):
+    """kerasseq on each backend and precision -> {(backend, precision): speeds, or None where
+    it failed}: a backend that fails in one precision is reported and left out, not the run lost."""
+    return {(backend, precision): measure("keras", backend, required=False, precision=precision, **options)
+            for precision in precisions for backend in backends}
+
+
 def make_dataset(folder, count):
     """Render and preprocess ``count`` words into ``folder``/data for the streaming row."""
     from data_prep.building import PreprocessConfig, build_dataset
@@ -89,9 +103,11 @@ def main(argv=None):
                         help="dtype policies to measure ours in, each against the float32 peer and the peer in the "
                              "same precision (torch.autocast); mixed_bfloat16 is fast only where the CPU has "
                              "bfloat16 instructions (AVX512-BF16, AMX) or on a GPU")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating runs (peer, ours, peer, ...) behind each ratio's median and range")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 3 warm-up steps)")
     parser.add_argument("--stream-images", type=int, default=2048, help="images in the streamed-vs-memory dataset")
-    parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images")
+    parser.add_argument("--quick", action="store_true", help="small preset, batch 16, 3 steps, 256 streamed images, 1 run")
     parser.add_argument("--speed-only", action="store_true",
                         help="only the training/inference table: no decoding or streamed-fit rows")
     parser.add_argument("--json", help="also write every row as a list of objects")
@@ -104,38 +120,19 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     if args.quick:
-        args.presets, args.batches, args.steps, args.stream_images = ["small"], [16], 3, 256
+        args.presets, args.batches, args.steps, args.stream_images, args.repeats = ["small"], [16], 3, 256, 1
 
     rows, failed = [], []
     for preset in args.presets:
         for batch in args.batches:
             peer_precisions = sorted({"float32", *args.precisions})
-            before = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
-                      for p in peer_precisions}
-            # a backend that fails in one precision is reported and left out, not the whole run lost
-            ours = {(backend, precision): measure("keras", backend, required=False, preset=preset, batch=batch,
-                                                  steps=args.steps, precision=precision)
-                    for precision in args.precisions for backend in args.backends}
-            after = {p: measure("peer", "torch", preset=preset, batch=batch, steps=args.steps, precision=p)
-                     for p in peer_precisions}
-            # the peer runs before and after the backends and the faster of each is the base of the
-            # ratios: load on a shared machine only slows a run, so the ratios err against us
-            peer = {p: {key: max(before[p][key], after[p][key]) for key in ("peer_train_img_s", "peer_infer_img_s")}
-                    for p in peer_precisions}
-            for (backend, precision), speeds in ours.items():
-                if speeds is None:
-                    failed.append(f"{backend} {precision} {preset} batch {batch}")
-                    continue
-                same = peer[precision]
-                rows.append({"backend": backend, "precision": precision, "preset": preset, "batch": batch, **speeds,
-                             **peer["float32"], "peer_device": before["float32"]["device"],
-                             "peer_allocator": before["float32"]["allocator"],
-                             "train_ratio": speeds["train_img_s"] / peer["float32"]["peer_train_img_s"],
-                             "infer_ratio": speeds["infer_img_s"] / peer["float32"]["peer_infer_img_s"],
-                             "peer_same_precision_train_img_s": same["peer_train_img_s"],
-                             "peer_same_precision_infer_img_s": same["peer_infer_img_s"],
-                             "train_ratio_same_precision": speeds["train_img_s"] / same["peer_train_img_s"],
-                             "infer_ratio_same_precision": speeds["infer_img_s"] / same["peer_infer_img_s"]})
+            options = {"preset": preset, "batch": batch, "steps": args.steps}
+            peers, ours = alternate(partial(measure_peer, peer_precisions, **options),
+                                    partial(measure_ours, args.backends, args.precisions, **options), args.repeats)
+            summary, left_out = ratio_rows(peers, ours)
+            rows += [{**row, "preset": preset, "batch": batch, "peer_device": peers[0]["float32"]["device"],
+                      "peer_allocator": peers[0]["float32"]["allocator"]} for row in summary]
+            failed += [f"{backend} {precision} {preset} batch {batch}" for backend, precision in left_out]
     extras = {}
     if not args.speed_only:
         with tempfile.TemporaryDirectory() as folder:
@@ -143,18 +140,20 @@ def main(argv=None):
             extras = {backend: {**measure("decode", backend), **measure("stream", backend, dataset=dataset, batch=64)}
                       for backend in args.backends}
 
-    print("| backend | device (ours, peer) | precision | preset | batch | train img/s | infer img/s | peer train "
-          "| peer infer | train ours/peer | infer ours/peer | train, infer ours/peer in the same precision "
-          "| peak MiB (GPU memory on a GPU) |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"Ours/peer, median of {args.repeats} alternating runs (range); like for like is against the peer in the "
+          "row's precision (torch.autocast for mixed_bfloat16).\n")
+    print("| backend | precision | preset | batch | train ours/peer, like for like | infer ours/peer, like for like "
+          "| train, infer ours/peer against the float32 peer | train img/s | infer img/s | peer train img/s "
+          "| peer infer img/s | peak MiB (GPU memory on a GPU) | device (ours, peer) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['backend']} | {r['device']}, {r['peer_device']} | {r['precision']} | {r['preset']} "
-              f"| {r['batch']} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} | {r['peer_train_img_s']:.1f} "
-              f"| {r['peer_infer_img_s']:.1f} | {r['train_ratio']:.2f} | {r['infer_ratio']:.2f} "
-              f"| {r['train_ratio_same_precision']:.2f}, {r['infer_ratio_same_precision']:.2f} "
-              f"| {r['peak_memory_mb']:.0f} |")
+        print(f"| {r['backend']} | {r['precision']} | {r['preset']} | {r['batch']} | {format_ratio(r['train_ratio'])} "
+              f"| {format_ratio(r['infer_ratio'])} | {format_ratio(r['train_ratio_float32'])}, "
+              f"{format_ratio(r['infer_ratio_float32'])} | {r['train_img_s']:.1f} | {r['infer_img_s']:.1f} "
+              f"| {r['peer_train_img_s']:.1f} | {r['peer_infer_img_s']:.1f} | {r['last']['peak_memory_mb']:.0f} "
+              f"| {r['last']['device']}, {r['peer_device']} |")
     if rows:
-        allocators = sorted({f"{r['allocator']}, {r['peer_allocator']}" for r in rows})
+        allocators = sorted({f"{r['last']['allocator']}, {r['peer_allocator']}" for r in rows})
         print(f"\nmemory allocator (ours, peer): {'; '.join(allocators)}")
     if failed:
         print(f"\nfailed (see above): {'; '.join(failed)}")
