@@ -30,7 +30,9 @@ def main(argv=None):
     parser.add_argument("--kinds", nargs="+", choices=("static", "recurrent"), default=["static", "recurrent"])
     parser.add_argument("--models", nargs="+", help="models to run: mlp nac nalu nalu_stable nalu_stable_1x nau_nmu (default: all)")
     parser.add_argument("--skip-applied", action="store_true", help="skip counting and language-to-number")
-    parser.add_argument("--out", default="nalu_results", help="folder for results.md, results.json, extrapolation.png")
+    parser.add_argument("--out", default="nalu_results",
+                        help="folder for results.md, results.json, extrapolation.png, and runs.jsonl: every finished "
+                             "run, so the same command after an interruption trains only the runs still missing")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
                         help="runs trained at once, in worker processes (default: the usable cores); results do not "
                              "depend on it")
@@ -50,6 +52,8 @@ def main(argv=None):
                      f"choose from {' '.join(arithmetic.MODELS)}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    # every finished run goes to runs.jsonl at once: a rerun with the same --out trains only the missing ones
+    log = arithmetic.RunLog(os.path.join(args.out, "runs.jsonl"))
     rows, applied = [], {}
     with arithmetic.worker_pool(args.jobs) as pool:
         # the applied experiments go first, so a worker takes them while the others train the table
@@ -59,7 +63,7 @@ def main(argv=None):
         with tqdm(total=len(args.kinds) * len(arithmetic.OPERATIONS) * len(models), desc="arithmetic") as bar:
             for kind in args.kinds:
                 rows += arithmetic.simple_function_table(kind, budget, models=models, progress=lambda row: bar.update(),
-                                                         pool=pool)
+                                                         pool=pool, log=log)
         applied = {name: future.result() for name, future in pending.items()}
     seeds = f"seeds {budget.first_seed}-{budget.first_seed + budget.seeds - 1}"
     report = [f"Success by Madsen & Johansen's criterion (extrapolation MSE below that of the exact model with every "

@@ -19,7 +19,9 @@ into their value with an LSTM topped by a NALU or a linear layer.
 
 import concurrent.futures
 import dataclasses
+import json
 import multiprocessing
+import os
 
 import keras
 import numpy as np
@@ -488,21 +490,31 @@ def _median(values):
     return float(np.median(values)) if values else None
 
 
-def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None, pool=None):
+def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MODELS, progress=None, pool=None,
+                          log=None):
     """Every (operation, model) over the seeds of ``budget`` -> list of rows: the median
     scaled interpolation and extrapolation errors, the success rate (with its 95% Wilson
     interval), the median updates to success over the seeds that succeeded, the median
     sparsity error over those seeds, the median updates used, the starts used and every
     seed's run. ``pool``: a :func:`worker_pool` to train the runs in (default: one after
-    the other here); every run seeds itself, so the rows are the same either way."""
+    the other here); every run seeds itself, so the rows are the same either way. ``log``: a
+    :class:`RunLog` whose runs are taken as they are and which gets each new run as it ends
+    (default: one in memory)."""
     from kerasseq.ocr.metrics import wilson_interval
 
     cases = [(operation, model_name) for operation in operations for model_name in models]
     tasks = [(kind, model_name, operation, seed, budget) for operation, model_name in cases for seed in budget.seed_range]
-    runs = (pool.map if pool else map)(train_one, *zip(*tasks))
+    log = log if log is not None else RunLog()
+    missing = [task for task in tasks if log.get(*task) is None]
+    trained = (pool.map if pool else map)(train_one, *zip(*missing)) if missing else iter(())
     rows = []
     for operation, model_name in cases:
-        case_runs = [next(runs) for _ in budget.seed_range]
+        case_runs = []
+        for seed in budget.seed_range:
+            task = (kind, model_name, operation, seed, budget)
+            if log.get(*task) is None:
+                log.add(task, next(trained))
+            case_runs.append(log.get(*task))
         solved = [run for run in case_runs if run["success"]]
         low, high = wilson_interval(len(solved), len(case_runs))
         rows.append({"kind": kind, "operation": operation, "model": model_name,
@@ -517,6 +529,42 @@ def simple_function_table(kind, budget, operations=tuple(OPERATIONS), models=MOD
         if progress:
             progress(rows[-1])
     return rows
+
+
+class RunLog:
+    """Finished :func:`train_one` runs, each appended to a JSON-lines file as it ends, so that
+    a table interrupted after hours resumes with only the runs it lacks (``path`` None: kept
+    in memory only). A run is known by its kind, model, operation, seed, steps and batch size;
+    a last line cut short by a kill is dropped."""
+
+    def __init__(self, path=None):
+        self.path, self.runs = path, {}
+        if path and os.path.exists(path):
+            with open(path, "r+") as handle:
+                text = handle.read()
+                complete = text.rfind("\n") + 1
+                handle.truncate(complete)  # drop a line cut short, so that the next run starts a line of its own
+            for line in text[:complete].splitlines():
+                entry = json.loads(line)
+                self.runs[tuple(entry["key"])] = entry["run"]
+
+    @staticmethod
+    def key(kind, model_name, operation, seed, budget):
+        return (kind, model_name, operation, seed, budget.steps, budget.batch_size)
+
+    def get(self, kind, model_name, operation, seed, budget):
+        """The logged run of these arguments of :func:`train_one`, or None."""
+        return self.runs.get(self.key(kind, model_name, operation, seed, budget))
+
+    def add(self, task, run):
+        """Keep ``run``, the result of ``train_one(*task)``, and append it to the file."""
+        key = self.key(*task)
+        self.runs[key] = run
+        if self.path:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps({"key": key, "run": run}) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
 
 
 def worker_pool(jobs):

@@ -310,3 +310,30 @@ def test_splitting_the_selection_escapes_the_symmetric_product_fit_the_snap_alon
     assert any(np.array_equal(np.abs(selected), order) for order in (slices, slices[:, ::-1])), selected
     relative = np.abs(model.predict(far_inputs, verbose=0) - far_targets) / far_targets
     assert relative.max() < 1e-4, relative.max()
+
+
+def test_a_table_takes_logged_runs_as_they_are_and_trains_and_logs_only_the_missing(tmp_path, monkeypatch):
+    budget = arithmetic.Budget(steps=7, seeds=2, first_seed=100)
+    path = str(tmp_path / "runs.jsonl")
+    log = arithmetic.RunLog(path)
+    old = {"interpolation": 1.0, "extrapolation": 2.0, "success": True, "solved_at": 5, "sparsity": 0.1, "steps": 7,
+           "starts": 1}
+    log.add(("static", "nac", "a+b", 100, budget), old)
+    trained = []
+
+    def fake_train_one(kind, model_name, operation, seed, run_budget):
+        trained.append((model_name, operation, seed))
+        return {**old, "extrapolation": float(seed), "success": False}
+
+    monkeypatch.setattr(arithmetic, "train_one", fake_train_one)
+    with open(path, "a") as handle:
+        handle.write('{"key": ["static", "nac", "a+b", 101')  # a line cut short by a kill
+    rows = arithmetic.simple_function_table("static", budget, operations=("a+b",), models=("nac",),
+                                            log=arithmetic.RunLog(path))
+    assert trained == [("nac", "a+b", 101)]
+    assert [run["extrapolation"] for run in rows[0]["runs"]] == [2.0, 101.0] and rows[0]["success"] == 0.5
+    # both runs are in the file now, one complete line each; another budget is another run
+    again = arithmetic.RunLog(path)
+    assert again.get("static", "nac", "a+b", 101, budget)["extrapolation"] == 101.0
+    assert again.get("static", "nac", "a+b", 100, arithmetic.Budget(steps=8, seeds=2, first_seed=100)) is None
+    assert len(open(path).read().splitlines()) == 2

@@ -184,15 +184,21 @@ def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, ba
     assert (tmp_path / artefact).stat().st_size > 1000
 
 
-def test_nalu_arithmetic_writes_the_same_table_with_one_or_two_workers(tmp_path):
-    tables = []
-    for jobs in (1, 2):
-        out = tmp_path / f"jobs{jobs}"
-        result = run_script("nalu_arithmetic", "--steps", 100, "--seeds", 2, "--kinds", "static", "--models", "nac", "mlp",
-                            "--skip-applied", "--jobs", jobs, "--out", out)
-        assert result.returncode == 0, result.stderr[-2000:]
-        rows = json.loads((out / "results.json").read_text())["rows"]
-        assert [(row["operation"], row["model"]) for row in rows][:2] == [("a+b", "nac"), ("a+b", "mlp")]
-        assert len(rows) == 12 and (out / "extrapolation.png").stat().st_size > 0
-        tables.append(rows)
-    assert tables[0] == tables[1]
+def test_nalu_arithmetic_writes_the_same_table_with_two_workers_or_resumed_with_one(tmp_path):
+    options = ["--steps", 100, "--seeds", 2, "--kinds", "static", "--models", "nac", "mlp", "--skip-applied"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    result = run_script("nalu_arithmetic", *options, "--jobs", 2, "--out", whole)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((whole / "results.json").read_text())["rows"]
+    assert [(row["operation"], row["model"]) for row in rows][:2] == [("a+b", "nac"), ("a+b", "mlp")]
+    assert len(rows) == 12 and (whole / "extrapolation.png").stat().st_size > 0
+    # a run killed after 10 of its 24 runs, the 11th line cut short: the rerun trains the other 14, in one worker
+    lines = (whole / "runs.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 24
+    resumed.mkdir()
+    (resumed / "runs.jsonl").write_text("".join(lines[:10]) + lines[10][:40])
+    result = run_script("nalu_arithmetic", *options, "--jobs", 1, "--out", resumed)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((resumed / "results.json").read_text())["rows"] == rows
+    logged = (resumed / "runs.jsonl").read_text().splitlines()
+    assert sorted(logged) == sorted(line.rstrip("\n") for line in lines)
