@@ -22,10 +22,16 @@ demo: setup
 
 # The whole suite on TensorFlow, JAX and PyTorch; fails if any backend fails. Tests marked
 # backend_free (rendering, image decoding, charsets, the peers' wrappers) run on the first only.
+# WORKERS pytest-xdist processes share the tests, each computing on one thread (most tests are
+# small models, where one process cannot keep two cores busy); the tests that share a slow
+# fixture stay on one worker (--dist loadgroup, see tests/conftest.py).
+WORKERS ?= 2
+SINGLE_THREAD := OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 test: setup
 	@status=0; only=""; for backend in tensorflow jax torch; do \
 		echo "=== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider -m "$$only" || status=1; \
+		$(SINGLE_THREAD) KERAS_BACKEND=$$backend $(PY) -m pytest -p no:cacheprovider -n $(WORKERS) \
+			--dist loadgroup -m "$$only" || status=1; \
 		only="not backend_free"; \
 	done; exit $$status
 

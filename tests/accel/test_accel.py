@@ -51,6 +51,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     assert result["restored"] == [] and result["left"] == (["eigen_convolutions"] if BACKEND == "jax" else [])
 
 
+@pytest.mark.slow
 def test_the_scripts_switch_routes_on_unless_told_not_to():
     assert state("--backend", BACKEND)["after"]["enabled"] == EXPECTED[BACKEND]
     assert state("--backend", BACKEND, "--no-accel")["after"]["enabled"] == []

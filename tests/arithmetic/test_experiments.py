@@ -112,6 +112,7 @@ def test_sparsity_error_is_the_largest_distance_from_the_grid():
     assert len(arithmetic.arithmetic_weights(recurrent)) == 2  # the cell's NAC and the combining NAC
 
 
+@pytest.mark.slow
 def test_fresh_seeds_and_the_same_budget_for_the_stable_nalu():
     budget = arithmetic.Budget(steps=870, seeds=2, first_seed=100)
     assert list(budget.seed_range) == [100, 101]
@@ -123,6 +124,7 @@ def test_fresh_seeds_and_the_same_budget_for_the_stable_nalu():
     assert 0 <= stable["success_low"] <= stable["success"] <= stable["success_high"] <= 1
 
 
+@pytest.mark.slow
 def test_stable_nalu_fits_and_extrapolates_a_product_better_than_the_plain_nalu():
     """The NAU selection layer, the saturated gate and restarts fit a*b in range and take it
     out of range to a few percent of random's error on a short budget, well ahead of the

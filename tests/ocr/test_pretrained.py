@@ -1,11 +1,13 @@
-"""The shipped word recogniser: present, small, loads on this backend, reads clean words
-drawn in fonts held out of its training, and is what predict.py uses without --model."""
+"""The shipped word recogniser: present, small, loads on this backend, reads clean, low-resolution
+and thin-face words drawn in fonts held out of its training, and is what predict.py uses
+without --model."""
 
 import os
 
+import cv2
 import pytest
 
-from data_prep.benchmark_splits import SPLIT_OPTIONS, font_record, recorded_held_out_fonts
+from data_prep.benchmark_splits import SPLIT_OPTIONS, font_record, recorded_held_out_fonts, thin_or_condensed
 from data_prep.rendering import render_dataset
 from kerasseq.data.sources import find_source
 from kerasseq.errors import ModelError
@@ -16,16 +18,32 @@ WORDS = ["hello", "World", "KERAS", "2026", "reading", "Model", "text", "Python"
 
 
 @pytest.fixture(scope="module")
-def clean_words(tmp_path_factory):
-    """WORDS drawn clean in the fonts the shipped model's record holds out, those installed
-    here; skips where none is, since any other font may be one it trained on."""
+def held_out_fonts():
+    """The fonts the shipped model's record holds out, those installed here; skips where none
+    is, since any other font may be one it trained on."""
     fonts, _, _ = recorded_held_out_fonts(*font_record(pretrained_model_path()))
     if not fonts:
         pytest.skip("none of the shipped model's held-out fonts (kerasseq/resources/words_alnum.heldout.txt) is installed")
-    out = tmp_path_factory.mktemp("clean_words")
-    render_dataset(str(out), 48, words=WORDS, fonts=fonts, seed=7, workers=1, options=SPLIT_OPTIONS["clean"],
+    return fonts
+
+
+def render_words(folder, split, fonts):
+    """WORDS drawn 4 times each as ``split`` of the readers benchmark draws them -> the items."""
+    render_dataset(str(folder), 48, words=WORDS, fonts=fonts, seed=7, workers=1, options=SPLIT_OPTIONS[split],
                    progress=False)
-    return find_source(str(out)).items
+    return find_source(str(folder)).items
+
+
+def word_accuracy(items):
+    predictions = Predictor(load_recognizer()).read_files([item.path for item in items])
+    readings = [(p.text, item.text) for p, item in zip(predictions, items)]
+    return sum(text == truth for text, truth in readings) / len(items), readings
+
+
+@pytest.fixture(scope="module")
+def clean_words(held_out_fonts, tmp_path_factory):
+    """WORDS drawn clean in the held-out fonts."""
+    return render_words(tmp_path_factory.mktemp("clean_words"), "clean", held_out_fonts)
 
 
 def test_the_shipped_model_is_small_and_reads_letters_and_digits_case_sensitively():
@@ -37,9 +55,23 @@ def test_the_shipped_model_is_small_and_reads_letters_and_digits_case_sensitivel
 
 
 def test_it_reads_clean_words_in_fonts_it_never_trained_on(clean_words):
-    predictions = Predictor(load_recognizer()).read_files([item.path for item in clean_words])
-    correct = sum(p.text == item.text for p, item in zip(predictions, clean_words))
-    assert correct >= 0.8 * len(clean_words), [(p.text, i.text) for p, i in zip(predictions, clean_words)]
+    accuracy, readings = word_accuracy(clean_words)
+    assert accuracy >= 0.8, readings
+
+
+def test_it_reads_words_12_to_18_pixels_high_in_fonts_it_never_trained_on(held_out_fonts, tmp_path):
+    items = render_words(tmp_path, "lowres", held_out_fonts)
+    assert max(cv2.imread(item.path, cv2.IMREAD_GRAYSCALE).shape[0] for item in items) <= 18
+    accuracy, readings = word_accuracy(items)
+    assert accuracy >= 0.8, readings
+
+
+def test_it_reads_words_in_thin_and_condensed_faces_it_never_trained_on(held_out_fonts, tmp_path):
+    thin = thin_or_condensed(held_out_fonts)
+    if not thin:
+        pytest.skip("none of the shipped model's held-out fonts installed here is a thin or condensed face")
+    accuracy, readings = word_accuracy(render_words(tmp_path, "thin", thin))
+    assert accuracy >= 0.8, readings
 
 
 def test_predict_without_model_uses_it(clean_words):

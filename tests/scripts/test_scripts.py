@@ -184,6 +184,7 @@ def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, ba
     assert (tmp_path / artefact).stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_nalu_arithmetic_writes_the_same_table_with_two_workers_or_resumed_with_one(tmp_path):
     options = ["--steps", 100, "--seeds", 2, "--kinds", "static", "--models", "nac", "mlp", "--skip-applied"]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"

@@ -94,6 +94,7 @@ FLOAT32_ROUNDOFF = 2.0 ** -24
 SPLIT_SUM_BOUND = 8 * 32 * 128 * FLOAT32_ROUNDOFF  # 2e-3
 
 
+@pytest.mark.slow
 @needs_parallel_backend
 def test_a_distributed_step_matches_a_single_device_step_on_the_same_global_batch():
     result = run_on_two_devices(SAME_STEPS)

@@ -3,7 +3,6 @@ point resumes to the uninterrupted result, and a NaN loss stops the run where it
 
 import csv
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -254,38 +253,44 @@ def history(run):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-#: where to kill (a path in the run folder, or "marks/..." for a batch mark), how, and the exit status
-KILLS = {"sigkill-after-epoch-1": ("backup/epoch-0001", signal.SIGKILL, -signal.SIGKILL),
-         "sigkill-3-batches-into-epoch-1": ("marks/epoch0-batch3", signal.SIGKILL, -signal.SIGKILL),
-         "sigkill-3-batches-into-epoch-2": ("marks/epoch1-batch3", signal.SIGKILL, -signal.SIGKILL),
-         "ctrl-c-after-epoch-1": ("backup/epoch-0001", signal.SIGINT, 130)}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kill", KILLS)
-def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path, kill):
-    when, sent, status = KILLS[kill]
-    out = tmp_path / "run"
-    # Ctrl-C as in a terminal: a shell's background job inherits SIGINT ignored, so put it back.
-    errors = tmp_path / "stderr.txt"
+def run_until(command, mark, sent, errors):
+    """Start ``command``, send it ``sent`` once ``mark`` (a file) exists -> its exit status.
+    A shell's background job inherits SIGINT ignored, so the child gets Ctrl-C back as in a terminal."""
     with open(errors, "w") as stderr:
-        process = subprocess.Popen(train(dataset, out, marks=tmp_path / "marks"), stdout=subprocess.DEVNULL,
-                                   stderr=stderr, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 300
-        mark = tmp_path / when if when.startswith("marks/") else out / when
         while process.poll() is None and not mark.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         process.send_signal(sent)
-        returncode = process.wait(timeout=120)
-    assert returncode == status, errors.read_text()[-3000:]
-    assert mark.exists()  # killed where the test meant to, not at the end of the run
-    refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
-    assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
+        return process.wait(timeout=120)
+
+
+#: one run interrupted again and again: where (a path in the run folder, or "marks/..." for a
+#: batch mark), how, and the exit status; each stage resumes the one before it
+KILLS = [("sigkill-3-batches-into-epoch-1", "marks/epoch0-batch3", signal.SIGKILL, -signal.SIGKILL),
+         ("sigkill-after-epoch-1", "backup/epoch-0001", signal.SIGKILL, -signal.SIGKILL),
+         ("sigkill-3-batches-into-epoch-2", "marks/epoch1-batch3", signal.SIGKILL, -signal.SIGKILL),
+         ("ctrl-c-after-epoch-2", "backup/epoch-0002", signal.SIGINT, 130)]
+
+
+@pytest.mark.slow
+def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    for stage, (name, when, sent, status) in enumerate(KILLS):
+        marks = tmp_path / f"marks{stage}"
+        mark = marks / when.removeprefix("marks/") if when.startswith("marks/") else out / when
+        resume = ("--resume",) if stage else ()
+        returncode = run_until(train(dataset, out, *resume, marks=marks), mark, sent, tmp_path / "stderr.txt")
+        assert returncode == status, f"{name}: {(tmp_path / 'stderr.txt').read_text()[-3000:]}"
+        assert mark.exists(), name  # killed where the test meant to, not at the end of the run
+        if stage == 0:
+            refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
+            assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not (out / "backup").exists()
     assert_same_run(out, uninterrupted)
-    shutil.rmtree(out)
 
 
 def assert_same_run(out, uninterrupted):

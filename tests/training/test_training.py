@@ -33,6 +33,7 @@ def test_labels_ctc_cannot_learn_are_rejected_before_training():
         check_labels(charset.encode_padded(["ok", "a" * 17]), 31)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_a_few_epochs_lower_the_loss_and_write_the_run_folder(dataset, tmp_path, precision):
     out = str(tmp_path / "run")
