@@ -11,6 +11,7 @@ from data_prep.benchmark_splits import SPLIT_OPTIONS, font_record, recorded_held
 from data_prep.rendering import render_dataset
 from kerasseq.data.sources import find_source
 from kerasseq.errors import ModelError
+from kerasseq.ocr.metrics import word_accuracy
 from kerasseq.ocr.predictor import Predictor, load_recognizer, pretrained_model_path
 from tests.helpers import run_script
 
@@ -34,10 +35,17 @@ def render_words(folder, split, fonts):
     return find_source(str(folder)).items
 
 
-def word_accuracy(items):
-    predictions = Predictor(load_recognizer()).read_files([item.path for item in items])
-    readings = [(p.text, item.text) for p, item in zip(predictions, items)]
-    return sum(text == truth for text, truth in readings) / len(items), readings
+@pytest.fixture(scope="module")
+def shipped_reader():
+    """A predictor on the shipped model, loaded once for the module."""
+    return Predictor(load_recognizer())
+
+
+def read_words(reader, items):
+    """``reader`` on the rendered ``items`` -> (word accuracy, [(reading, truth)])."""
+    texts = [p.text for p in reader.read_files([item.path for item in items])]
+    truth = [item.text for item in items]
+    return word_accuracy(texts, truth), list(zip(texts, truth))
 
 
 @pytest.fixture(scope="module")
@@ -54,32 +62,32 @@ def test_the_shipped_model_is_small_and_reads_letters_and_digits_case_sensitivel
     assert model.output_shape == (None, 31, 63)
 
 
-def test_it_reads_clean_words_in_fonts_it_never_trained_on(clean_words):
-    accuracy, readings = word_accuracy(clean_words)
+def test_it_reads_clean_words_in_fonts_it_never_trained_on(shipped_reader, clean_words):
+    accuracy, readings = read_words(shipped_reader, clean_words)
     assert accuracy >= 0.8, readings
 
 
-def test_it_reads_words_12_to_18_pixels_high_in_fonts_it_never_trained_on(held_out_fonts, tmp_path):
+def test_it_reads_words_12_to_18_pixels_high_in_fonts_it_never_trained_on(shipped_reader, held_out_fonts, tmp_path):
     items = render_words(tmp_path, "lowres", held_out_fonts)
     assert max(cv2.imread(item.path, cv2.IMREAD_GRAYSCALE).shape[0] for item in items) <= 18
-    accuracy, readings = word_accuracy(items)
+    accuracy, readings = read_words(shipped_reader, items)
     assert accuracy >= 0.8, readings
 
 
-def test_it_reads_words_in_thin_and_condensed_faces_it_never_trained_on(held_out_fonts, tmp_path):
+def test_it_reads_words_in_thin_and_condensed_faces_it_never_trained_on(shipped_reader, held_out_fonts, tmp_path):
     thin = thin_or_condensed(held_out_fonts)
     if not thin:
         pytest.skip("none of the shipped model's held-out fonts installed here is a thin or condensed face")
-    accuracy, readings = word_accuracy(render_words(tmp_path, "thin", thin))
+    accuracy, readings = read_words(shipped_reader, render_words(tmp_path, "thin", thin))
     assert accuracy >= 0.8, readings
 
 
-def test_predict_without_model_uses_it(clean_words):
+def test_predict_without_model_uses_it(shipped_reader, clean_words):
     item = clean_words[0]
     done = run_script("predict", item.path)
     assert done.returncode == 0, done.stderr
     path, text, confidence = done.stdout.strip().split("\t")
-    assert path == item.path and text == Predictor(load_recognizer()).read_files([item.path])[0].text
+    assert path == item.path and text == shipped_reader.read_files([item.path])[0].text
     assert 0 < float(confidence) <= 1
 
 
