@@ -41,22 +41,6 @@ def thin_or_condensed(fonts):
     return [font for font in fonts if THIN_OR_CONDENSED.search(os.path.basename(font))]
 
 
-def _names(path):
-    with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]
-
-
-def font_record(model_path):
-    """(training font file names, held-out font file names) recorded beside the model file
-    ``model_path`` (``NAME.fonts.txt`` and ``NAME.heldout.txt`` for ``NAME.keras``), or
-    None when it has no such record."""
-    stem = os.path.splitext(model_path)[0]
-    training, held_out = stem + ".fonts.txt", stem + ".heldout.txt"
-    if not (os.path.isfile(training) and os.path.isfile(held_out)):
-        return None
-    return _names(training), _names(held_out)
-
-
 def recorded_held_out_fonts(training, held_out, fonts=None):
     """The held-out fonts of a record that this machine has: (font paths installed here
     whose file name is in ``held_out`` and not in ``training``, held-out names not

@@ -305,13 +305,16 @@ def _ping(value):
 def _manifest(out, source, plans, rejected, charset, method, config):
     counts = {split: 0 for split in SPLITS}
     shards = {split: [] for split in SPLITS}
+    fonts = {split: set() for split in SPLITS}
     skipped = [{"path": path, "reason": reason} for path, reason in rejected]
     for plan in plans:
         meta = read_shard_meta(os.path.join(out, plan.split), plan.name)
         counts[plan.split] += meta["count"]
         shards[plan.split].append(plan.name)
         skipped.extend({"path": path, "reason": reason} for path, reason in meta["skipped"])
-    return {
+        unread = {path for path, _ in meta["skipped"]}
+        fonts[plan.split].update(item.font for item in plan.items if item.font and item.path not in unread)
+    manifest = {
         "format": FORMAT_VERSION,
         "source": source.description,
         "mode": config.mode,
@@ -325,3 +328,6 @@ def _manifest(out, source, plans, rejected, charset, method, config):
         "skipped_count": len(skipped),
         "skipped": skipped,
     }
+    if any(fonts.values()):  # a rendered source names each image's font: the record a model card lists
+        manifest["fonts"] = {split: sorted(names) for split, names in fonts.items()}
+    return manifest

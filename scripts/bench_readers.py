@@ -39,16 +39,17 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the rows as a list of objects")
     args = parse(parser, argv)
 
-    from data_prep.benchmark_splits import font_record, machine_held_out_fonts, recorded_held_out_fonts, render_splits
+    from data_prep.benchmark_splits import machine_held_out_fonts, recorded_held_out_fonts, render_splits
     from data_prep.rendering import font_family
     from kerasseq.benchmarks import easyocr_peer, tesseract
     from kerasseq.benchmarks.readers import compare, format_table
+    from kerasseq.data.font_record import read_font_record
     from kerasseq.errors import DataError
     from kerasseq.ocr.predictor import Predictor, load_recognizer, pretrained_model_path
 
     model_path = args.model or pretrained_model_path()
     predictor = Predictor(load_recognizer(model_path))
-    record = font_record(model_path)
+    record = read_font_record(model_path)
     if record:
         held_out, missing, seen = recorded_held_out_fonts(*record, fonts=args.fonts)
         if missing:

@@ -21,11 +21,13 @@ MJSYNTH_NAME = re.compile(r"^\d+_(.+)_\d+$")
 
 @dataclasses.dataclass(frozen=True)
 class Item:
-    """One labelled image: its path, its text and, when the source says so, its split."""
+    """One labelled image: its path, its text and, when the source says so, its split and
+    the font file it was drawn in."""
 
     path: str
     text: str
     split: str = ""
+    font: str = ""
 
 
 @dataclasses.dataclass
@@ -56,8 +58,9 @@ def read_labels_tsv(path):
             fields = line.split("\t")
             if len(fields) < 2:
                 raise DataError(f"{path}:{number}: expected 'relative/path<TAB>text', got {line[:60]!r}")
+            font = fields[2] if len(fields) > 2 else ""
             split = fields[3] if len(fields) > 3 else ""
-            items.append(Item(os.path.join(root, fields[0]), fields[1], split))
+            items.append(Item(os.path.join(root, fields[0]), fields[1], split, font))
     return items
 
 

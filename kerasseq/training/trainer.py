@@ -11,6 +11,7 @@ import keras
 from kerasseq import atomic
 from kerasseq.data.batches import WordImageBatches
 from kerasseq.data.dataset import open_split
+from kerasseq.data.font_record import dataset_fonts, write_font_record
 from kerasseq.errors import DataError, TrainingError
 from kerasseq.ocr.ctc_loss import CTCLoss, check_labels
 from kerasseq.ocr.recognizer import build_crnn
@@ -95,7 +96,10 @@ def best_model_callbacks(model_path, guard, has_val, patience):
 def train_recognizer(data, out, config=None, verbose=1):
     """Train a recogniser on dataset folder(s) ``data``; writes ``out/model.keras`` (best
     validation word accuracy, ties to the lower loss; lowest loss without a validation
-    split), ``history.csv`` and ``training_curves.png``. Returns a summary dict.
+    split), ``history.csv`` and ``training_curves.png``, and, where the datasets list the
+    fonts of their images, the model's font record (``model.fonts.txt``: the training
+    split's fonts, ``model.heldout.txt``: the validation split's; see
+    :mod:`kerasseq.data.font_record`). Returns a summary dict.
 
     After every complete epoch the whole state is committed to ``out/backup/`` (see
     :mod:`kerasseq.training.resume`); a run cut short (``--max-minutes``, Ctrl-C, ``kill -9``)
@@ -111,6 +115,9 @@ def train_recognizer(data, out, config=None, verbose=1):
     if len(train_split) == 0:
         raise DataError(f"the training split of {data} is empty")
     backup = _prepare_run_dir(out, config.resume)
+    fonts = dataset_fonts(data)
+    if fonts:
+        write_font_record(os.path.join(out, MODEL_FILE), *fonts)
     parallel = data_parallel() if config.distribute else single_device()
     with parallel.scope():
         keras.utils.set_random_seed(config.seed)

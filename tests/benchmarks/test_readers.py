@@ -186,10 +186,10 @@ def test_script_prints_the_model_rows_and_says_why_tesseract_is_skipped(tiny_mod
 
 
 def test_the_shipped_model_records_disjoint_training_and_held_out_fonts():
-    from data_prep.benchmark_splits import font_record
+    from kerasseq.data.font_record import read_font_record
     from kerasseq.ocr.predictor import pretrained_model_path
 
-    training, held_out = font_record(pretrained_model_path())
+    training, held_out = read_font_record(pretrained_model_path())
     assert len(held_out) == 20 and len(training) > 200 and not set(training) & set(held_out)
     assert "LinBiolinum_K.otf" in held_out and "pillow-default" in training
 

@@ -7,8 +7,9 @@ import os
 import cv2
 import pytest
 
-from data_prep.benchmark_splits import SPLIT_OPTIONS, font_record, recorded_held_out_fonts, thin_or_condensed
+from data_prep.benchmark_splits import SPLIT_OPTIONS, recorded_held_out_fonts, thin_or_condensed
 from data_prep.rendering import render_dataset
+from kerasseq.data.font_record import read_font_record
 from kerasseq.data.sources import find_source
 from kerasseq.errors import ModelError
 from kerasseq.ocr.metrics import word_accuracy
@@ -22,7 +23,7 @@ WORDS = ["hello", "World", "KERAS", "2026", "reading", "Model", "text", "Python"
 def held_out_fonts():
     """The fonts the shipped model's record holds out, those installed here; skips where none
     is, since any other font may be one it trained on."""
-    fonts, _, _ = recorded_held_out_fonts(*font_record(pretrained_model_path()))
+    fonts, _, _ = recorded_held_out_fonts(*read_font_record(pretrained_model_path()))
     if not fonts:
         pytest.skip("none of the shipped model's held-out fonts (kerasseq/resources/words_alnum.heldout.txt) is installed")
     return fonts

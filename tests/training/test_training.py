@@ -105,13 +105,13 @@ def test_the_history_logs_the_cpu_hours_spent_so_far_each_epoch(dataset, tmp_pat
     assert len(hours) == 2 and 0 < hours[0] < hours[1] < 0.1
 
 
-def test_a_machine_without_system_fonts_renders_preprocesses_and_trains(monkeypatch, tmp_path):
+def test_a_machine_without_system_fonts_renders_preprocesses_and_trains_a_model_that_records_its_fonts(monkeypatch, tmp_path):
     from data_prep import rendering
     from data_prep.rendering import PILLOW_FONT, bundled_fonts_folder, render_dataset
 
     monkeypatch.setattr(rendering, "FONT_FOLDERS", (str(tmp_path / "no-fonts"),))  # as if no font package were installed
-    rows = render_dataset(str(tmp_path / "words"), 200, seed=3, workers=1, holdout_fonts=2, val_share=0.2, progress=False)
-    fonts = {row[2] for row in rows}
+    rendered = render_dataset(str(tmp_path / "words"), 200, seed=3, workers=1, holdout_fonts=2, val_share=0.2, progress=False)
+    fonts = {row[2] for row in rendered}
     assert fonts <= set(os.listdir(bundled_fonts_folder())) | {PILLOW_FONT} and len(fonts) > 4
     build_dataset(str(tmp_path / "words"), str(tmp_path / "data"), PreprocessConfig(workers=1, shard_size=64), progress=False)
     out = str(tmp_path / "run")
@@ -119,3 +119,9 @@ def test_a_machine_without_system_fonts_renders_preprocesses_and_trains(monkeypa
     with open(os.path.join(out, "history.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and np.isfinite(float(rows[0]["loss"])) and os.path.exists(os.path.join(out, "model.keras"))
+    # the fonts of the rendered rows, per split, travel through the dataset's manifest to the model's record
+    from kerasseq.data.font_record import read_font_record
+
+    by_split = {split: sorted({row[2] for row in rendered if row[3] == split}) for split in ("train", "val")}
+    assert len(by_split["val"]) == 2 and not set(by_split["train"]) & set(by_split["val"])
+    assert read_font_record(os.path.join(out, "model.keras")) == (by_split["train"], by_split["val"])
