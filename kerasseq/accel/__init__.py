@@ -11,11 +11,16 @@ Examples:
     >>> accel.enable()            # every route for the current backend
     ['fused_lstm', 'channels_last']   # on PyTorch
     >>> accel.disable(["channels_last"])
+
+A route that must be in place before its backend loads (``startup``) is applied by an
+:func:`enable` that comes before Keras is imported, as in the scripts, and is listed
+only where it took effect.
 """
 
 import dataclasses
 import importlib
 import os
+import sys
 
 #: Set to 0 to keep Keras's own ops in the scripts (as ``--no-accel`` does).
 ENVIRONMENT_SWITCH = "KERASSEQ_ACCEL"
@@ -31,6 +36,9 @@ class Route:
     description: str
     #: False for a route that cannot be undone once the backend has started
     reversible: bool = True
+    #: True for a route that works only if applied before its backend is imported; its
+    #: function returns whether it took effect (None while the backend is not loaded)
+    startup: bool = False
 
     def call(self, enabled):
         module, name = self.switch.split(":")
@@ -51,6 +59,10 @@ ROUTES = {
                               "JAX on a CPU: max pooling as a reshaped max, whose gradient avoids select_and_scatter"),
     "winograd": Route("jax", "kerasseq.accel.jax_cpu_winograd:use_winograd_cpu_convolutions",
                       "JAX on a CPU: large 3x3 convolutions as Winograd F(2x2, 3x3) matrix products"),
+    "onednn": Route("tensorflow", "kerasseq.accel.tf_onednn:use_onednn_cpu_kernels",
+                    "TensorFlow on a CPU: oneDNN kernels also where TensorFlow leaves them off (AVX2-only CPUs); "
+                    "an environment setting read when TensorFlow is imported, so it must come before Keras",
+                    reversible=False, startup=True),
 }
 
 _ENABLED = set()
@@ -65,12 +77,18 @@ def _names(names, backend):
 
 def enable(names=None):
     """Turn on the routes ``names`` (default: all) that apply to the current Keras
-    backend; returns the names now enabled. Idempotent; imports Keras."""
+    backend; returns the names now enabled. Before Keras is imported, the ``startup``
+    routes of the backend it is about to load (``KERAS_BACKEND``, else TensorFlow) come
+    first. Idempotent; imports Keras."""
+    if "keras" not in sys.modules:
+        for name in _names(names, os.environ.get("KERAS_BACKEND", "tensorflow")):
+            if ROUTES[name].startup:
+                ROUTES[name].call(True)
     import keras
 
     for name in _names(names, keras.backend.backend()):
-        ROUTES[name].call(True)
-        _ENABLED.add(name)
+        if ROUTES[name].call(True) is not False:  # a startup route too late to act reports False
+            _ENABLED.add(name)
     return enabled()
 
 
