@@ -14,7 +14,7 @@ from tests.helpers import TINY_WORDS
 
 def pytest_configure(config):
     """The suite runs kerasseq as its scripts do: with the speed routes of kerasseq.accel on,
-    switched on before the backend's first computation (an XLA flag is among them)."""
+    switched on before the backend loads (an XLA flag and TensorFlow's oneDNN switch are among them)."""
     from kerasseq import accel
 
     if accel.wanted():
