@@ -9,7 +9,7 @@ leaves Keras as it is), :func:`disable` turns them off again.
 Examples:
     >>> from kerasseq import accel
     >>> accel.enable()            # every route for the current backend
-    ['fused_lstm', 'channels_last']   # on PyTorch
+    ['fused_lstm', 'channels_last', 'fused_batchnorm']   # on PyTorch
     >>> accel.disable(["channels_last"])
 
 A route that must be in place before its backend loads (``startup``) is applied by an
@@ -52,6 +52,8 @@ ROUTES = {
                         "PyTorch on a CPU: LSTMs through ATen's fused op instead of a Python loop over time steps"),
     "channels_last": Route("torch", "kerasseq.accel.torch_layout:use_channels_last_views",
                            "PyTorch: convolutions and max pooling on channels-last views, without layout copies"),
+    "fused_batchnorm": Route("torch", "kerasseq.accel.torch_batchnorm:use_fused_batchnorm",
+                             "PyTorch: batch normalisation in PyTorch's fused kernel instead of separate tensor passes"),
     "eigen_convolutions": Route("jax", "kerasseq.accel.jax_cpu_convolutions:use_eigen_cpu_convolutions",
                                 "JAX on a CPU (jaxlib 0.10-0.11): convolutions on XLA's Eigen kernels, not YNNPACK; "
                                 "an XLA flag, so it must come before JAX's first computation", reversible=False),

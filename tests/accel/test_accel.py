@@ -9,32 +9,33 @@ from kerasseq import accel
 from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
-EXPECTED = {"torch": ["fused_lstm", "channels_last"],
+EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm"],
             "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}
 
 STATE = """
 import json, os, sys
+import keras
 from keras.src import backend
 import kerasseq, kerasseq.ocr.recognizer, kerasseq.tasks.common
 from kerasseq import accel
 kerasseq.ocr.recognizer.build_crnn("small")
 keras_ops = {name: getattr(backend.nn, name) for name in ("conv", "max_pool")}
-keras_lstm = backend.lstm
-before = {"routed": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else []),
-          "flags": os.environ.get("XLA_FLAGS", "")}
+keras_lstm, keras_batchnorm = backend.lstm, keras.layers.BatchNormalization.call
+def routed():
+    return ([n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else [])
+            + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else []))
+before = {"routed": routed(), "flags": os.environ.get("XLA_FLAGS", "")}
 args = sys.argv[1:]
 if args:
     from kerasseq.cli import make_parser, parse
     parse(make_parser("test", accel=True), args)
 else:
     accel.enable()
-after = {"routed": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else []),
-         "enabled": accel.enabled()}
+after = {"routed": routed(), "enabled": accel.enabled()}
 accel.disable()
-print(json.dumps({"before": before, "after": after, "restored": [n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f]
-                  + (["lstm"] if backend.lstm is not keras_lstm else []), "left": accel.enabled()}))
+print(json.dumps({"before": before, "after": after, "restored": routed(), "left": accel.enabled()}))
 """
 
 
@@ -50,7 +51,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     result = state()
     assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
-    routed = {"torch": {"conv", "max_pool", "lstm"}, "jax": {"conv", "max_pool"}, "tensorflow": set()}[BACKEND]
+    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm"}, "jax": {"conv", "max_pool"}, "tensorflow": set()}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set
     assert result["restored"] == [] and result["left"] == LASTING[BACKEND]
