@@ -61,6 +61,9 @@ ROUTES = {
                               "JAX on a CPU: max pooling as a reshaped max, whose gradient avoids select_and_scatter"),
     "winograd": Route("jax", "kerasseq.accel.jax_cpu_winograd:use_winograd_cpu_convolutions",
                       "JAX on a CPU: large 3x3 convolutions as Winograd F(2x2, 3x3) matrix products"),
+    "tf_fused_batchnorm": Route("tensorflow", "kerasseq.accel.tf_batchnorm:use_fused_batchnorm",
+                                "TensorFlow: channels-last batch normalisation in its fused kernel instead of separate "
+                                "graph operations"),
     "onednn": Route("tensorflow", "kerasseq.accel.tf_onednn:use_onednn_cpu_kernels",
                     "TensorFlow on a CPU: oneDNN kernels also where TensorFlow leaves them off (AVX2-only CPUs); "
                     "an environment setting read when TensorFlow is imported, so it must come before Keras",

@@ -1,11 +1,16 @@
-"""PyTorch: Keras's batch normalisation through PyTorch's fused kernel gives Keras's own outputs,
-gradients and moving statistics."""
+"""PyTorch and TensorFlow: Keras's batch normalisation through the backend's fused kernel gives
+Keras's own outputs, gradients and moving statistics."""
+
+import importlib
 
 import keras
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="routes the PyTorch backend only")
+BACKEND = keras.backend.backend()
+pytestmark = pytest.mark.skipif(BACKEND == "jax", reason="routes PyTorch and TensorFlow only (XLA fuses JAX's own)")
+#: the route's module on this backend
+ROUTE = importlib.import_module({"torch": "kerasseq.accel.torch_batchnorm"}.get(BACKEND, "kerasseq.accel.tf_batchnorm"))
 
 #: float32's unit roundoff
 UNIT = 2.0 ** -24
@@ -15,31 +20,42 @@ def upstream_for(shape, policy=None):
     """The fixed gradient of the outputs (seed 1), as the outputs' dtype holds it."""
     upstream = np.random.default_rng(1).normal(size=shape).astype("float32")
     if policy == "mixed_bfloat16":
+        upstream = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(upstream, "bfloat16"), "float32"))
+    return upstream
+
+
+def gradients_of(layer, inputs, training, upstream):
+    """(outputs, d(sum(outputs * upstream)) for the inputs and each trainable weight), as NumPy."""
+    if BACKEND == "torch":
         import torch
 
-        upstream = torch.tensor(upstream).bfloat16().float().numpy()
-    return upstream
+        x = torch.tensor(inputs, requires_grad=True)
+        outputs = layer(x, training=training)
+        trainable = [v.value for v in layer.trainable_variables]
+        gradients = torch.autograd.grad((outputs * torch.tensor(upstream, dtype=outputs.dtype)).sum(), [x] + trainable)
+        return outputs.detach().double().numpy(), [g.double().numpy() for g in gradients]
+    import tensorflow as tf
+
+    x = tf.constant(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = layer(x, training=training)
+        loss = tf.reduce_sum(tf.cast(outputs, "float32") * upstream)
+    gradients = tape.gradient(loss, [x] + [v.value for v in layer.trainable_variables])
+    return outputs.numpy().astype("float64"), [g.numpy().astype("float64") for g in gradients]
 
 
 def run(layer, inputs, training, routed):
     """Outputs, gradients of sum(outputs * upstream) for the inputs and every weight, and the
     moving statistics after the call, with the route on or off (the layer's weights are reset)."""
-    import torch
-
-    from kerasseq.accel import torch_batchnorm
-
     weights, was_routed = layer.get_weights(), routing()
-    torch_batchnorm.use_fused_batchnorm(routed)
+    ROUTE.use_fused_batchnorm(routed)
     try:
-        x = torch.tensor(inputs, requires_grad=True)
-        outputs = layer(x, training=training)
-        upstream = torch.tensor(upstream_for(outputs.shape, layer.dtype_policy.name), dtype=outputs.dtype)
-        trainable = [v.value for v in layer.trainable_variables]
-        gradients = torch.autograd.grad((outputs * upstream).sum(), [x] + trainable)
-        result = [outputs.detach().double().numpy()] + [g.double().numpy() for g in gradients]
+        outputs, gradients = gradients_of(layer, inputs, training, upstream_for(inputs.shape, layer.dtype_policy.name))
+        result = [outputs] + gradients
         result += [np.array(layer.moving_mean, "float64"), np.array(layer.moving_variance, "float64")]
     finally:
-        torch_batchnorm.use_fused_batchnorm(was_routed)
+        ROUTE.use_fused_batchnorm(was_routed)
         layer.set_weights(weights)
     return result
 
@@ -47,9 +63,7 @@ def run(layer, inputs, training, routed):
 def routing():
     """Whether Keras's batch normalisation goes to the fused kernel now (as the suite's
     conftest sets it; each test leaves it so)."""
-    from kerasseq.accel import torch_batchnorm
-
-    return keras.layers.BatchNormalization.call is torch_batchnorm._fused_call
+    return keras.layers.BatchNormalization.call is ROUTE._fused_call
 
 
 def make_layer(shape, axis, options):
@@ -94,8 +108,8 @@ def exact(layer, inputs, training, upstream):
 
 @pytest.mark.parametrize("shape, axis, options", [
     ((4, 8, 16, 6), -1, {}),  # channels-last images, as in the CRNN
-    ((4, 6, 8, 16), 1, {}),  # channels-first
-    ((8, 31, 6), -1, {"center": False}),  # sequences; no beta
+    ((4, 6, 8, 16), 1, {}),  # channels-first (left to Keras on TensorFlow)
+    ((8, 31, 6), -1, {"center": False}),  # sequences; no beta (left to Keras on TensorFlow)
     ((4, 8, 16, 6), -1, {"scale": False, "momentum": 0.9}),
     ((4, 8, 16, 6), -1, {"dtype": "mixed_bfloat16"}),
 ])
@@ -117,18 +131,18 @@ def test_the_fused_kernel_gives_keras_outputs_gradients_and_moving_statistics(sh
 
 
 def test_a_mask_is_left_to_keras(monkeypatch):
-    from kerasseq.accel import torch_batchnorm
-
     was_routed = routing()
-    torch_batchnorm.use_fused_batchnorm(True)
-    calls, keras_call = [], torch_batchnorm._keras_call
-    monkeypatch.setattr(torch_batchnorm, "_keras_call", lambda *a, **k: calls.append(k["mask"] is not None) or keras_call(*a, **k))
+    ROUTE.use_fused_batchnorm(True)
+    calls, keras_call = [], ROUTE._keras_call
+    monkeypatch.setattr(ROUTE, "_keras_call", lambda *a, **k: calls.append(k["mask"] is not None) or keras_call(*a, **k))
     try:
         layer = keras.layers.BatchNormalization()
-        inputs = np.ones((2, 5, 3), "float32")
-        layer(inputs, training=True, mask=np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
+        inputs = np.ones((2, 5, 4, 3), "float32")
+        mask = np.ones((2, 5, 4), bool)
+        mask[0, 3:] = False
+        layer(inputs, training=True, mask=mask)
         layer(inputs, training=True)
         assert calls == [True]
     finally:
         monkeypatch.undo()  # Keras's own call back in the module before the class gets it
-        torch_batchnorm.use_fused_batchnorm(was_routed)
+        ROUTE.use_fused_batchnorm(was_routed)

@@ -1,0 +1,64 @@
+"""Batch normalisation on the TensorFlow backend through TensorFlow's fused kernel.
+
+Keras 3.15's ``BatchNormalization`` on TensorFlow computes the batch's moments and then
+``(x - mean) * rsqrt(variance + epsilon) * gamma + beta`` as separate graph operations,
+each a pass over the activations forward and backward; TensorFlow's
+``FusedBatchNormV3`` (oneDNN's batch normalisation where TensorFlow runs oneDNN) does each
+direction in one kernel. Its route (``tf_fused_batchnorm`` in :mod:`kerasseq.accel`),
+:func:`use_fused_batchnorm`, sends Keras's channels-last 4-D batch normalisation there:
+in training on the batch's statistics (the kernel returns the Bessel-corrected variance;
+the moving one is updated from the biased variance, as Keras does), in inference on the
+moving ones. Outputs, gradients and moving statistics are Keras's to float32 rounding
+(measurements in ``docs/measurements.md``). Other ranks and axes (the CPU kernel takes
+channels last only), a mask, batch renormalisation, synchronized statistics, an epsilon
+below the kernel's 1.001e-5, and every other backend are left to Keras.
+"""
+
+import keras
+from keras import ops
+
+#: the fused kernel's smallest epsilon
+KERNEL_EPSILON = 1.001e-5
+
+_keras_call = None  # keras.layers.BatchNormalization.call, kept when routing starts
+
+
+def use_fused_batchnorm(enabled=True):
+    """Route (``enabled``) or stop routing the TensorFlow backend's channels-last 4-D
+    ``BatchNormalization`` layers to the fused kernel. Idempotent; a no-op on other
+    backends. Takes effect for layers called afterwards."""
+    global _keras_call
+    if keras.backend.backend() != "tensorflow":
+        return
+    if _keras_call is None:
+        _keras_call = keras.layers.BatchNormalization.call
+    keras.layers.BatchNormalization.call = _fused_call if enabled else _keras_call
+
+
+def _fused_call(self, inputs, training=None, mask=None):
+    """``BatchNormalization.call``'s signature and results: inputs (batch, height, width,
+    channels) -> the same shape, in the layer's compute dtype."""
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(inputs)
+    rank = inputs.shape.rank
+    if (rank != 4 or self.axis % rank != 3 or mask is not None or self.renorm or self.synchronized
+            or self.epsilon < KERNEL_EPSILON):
+        return _keras_call(self, inputs, training=training, mask=mask)
+    # as Keras: compute in float32 at least, since bfloat16 statistics overflow and round badly
+    x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+    channels = x.shape[-1]
+    gamma = ops.cast(self.gamma, x.dtype) if self.scale else tf.ones((channels,), x.dtype)
+    beta = ops.cast(self.beta, x.dtype) if self.center else tf.zeros((channels,), x.dtype)
+    moving_mean = ops.cast(self.moving_mean, x.dtype)
+    moving_variance = ops.cast(self.moving_variance, x.dtype)
+    if training and self.trainable:
+        outputs, mean, corrected = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon, is_training=True)
+        values = tf.cast(tf.size(x) // channels, x.dtype)
+        variance = corrected * (values - 1.0) / tf.maximum(values, 1.0)  # the biased variance Keras averages
+        self.moving_mean.assign(moving_mean * self.momentum + tf.stop_gradient(mean) * (1.0 - self.momentum))
+        self.moving_variance.assign(moving_variance * self.momentum + tf.stop_gradient(variance) * (1.0 - self.momentum))
+    else:
+        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean=moving_mean, variance=moving_variance,
+                                                         epsilon=self.epsilon, is_training=False)
+    return ops.cast(outputs, self.compute_dtype)
