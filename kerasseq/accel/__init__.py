@@ -61,6 +61,9 @@ ROUTES = {
                               "JAX on a CPU: max pooling as a reshaped max, whose gradient avoids select_and_scatter"),
     "winograd": Route("jax", "kerasseq.accel.jax_cpu_winograd:use_winograd_cpu_convolutions",
                       "JAX on a CPU: large 3x3 convolutions as Winograd F(2x2, 3x3) matrix products"),
+    "tf_fused_lstm": Route("tensorflow", "kerasseq.accel.tf_lstm:use_fused_cpu_lstm",
+                           "TensorFlow on a CPU: LSTMs through its fused BlockLSTMV2 kernel instead of a while loop "
+                           "over the time steps"),
     "tf_fused_batchnorm": Route("tensorflow", "kerasseq.accel.tf_batchnorm:use_fused_batchnorm",
                                 "TensorFlow: channels-last batch normalisation in its fused kernel instead of separate "
                                 "graph operations"),

@@ -10,7 +10,7 @@ from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
 EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm"],
-            "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_batchnorm", "onednn"]}
+            "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}
 
@@ -51,7 +51,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     result = state()
     assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
-    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm"}, "jax": {"conv", "max_pool"}, "tensorflow": {"batchnorm"}}[BACKEND]
+    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm"}, "jax": {"conv", "max_pool"}, "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set
     assert result["restored"] == [] and result["left"] == LASTING[BACKEND]

@@ -1,0 +1,89 @@
+"""Keras LSTM layers on a TensorFlow CPU through TensorFlow's fused block LSTM kernel.
+
+Keras 3.15 runs ``keras.layers.LSTM`` on TensorFlow through cuDNN on a GPU; on a CPU it
+loops over the time steps in a ``tf.while_loop`` of the cell's separate operations, and
+differentiates that loop. TensorFlow also has ``BlockLSTMV2``, one CPU kernel for the
+whole sequence with Keras's gate order (input, forget, cell, output), and its gradient
+kernel ``BlockLSTMGradV2``. TensorFlow registers the wrong gradient for it (that of
+``BlockLSTM``, whose gates are ordered input, cell, forget, output), so this module
+differentiates it with ``BlockLSTMGradV2`` itself. Its route (``tf_fused_lstm`` in
+:mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
+wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
+unrolled) and the device is a CPU. Results are Keras's to float32 rounding; every other
+case, and every other backend, is left to Keras.
+"""
+
+import keras
+
+_keras_lstm = None  # keras.src.backend.lstm, kept when routing starts
+
+
+def use_fused_cpu_lstm(enabled=True):
+    """Route (``enabled``) or stop routing the TensorFlow backend's CPU LSTMs to the block
+    kernel. Idempotent; a no-op on other backends. Takes effect for layers traced afterwards."""
+    global _keras_lstm
+    if keras.backend.backend() != "tensorflow":
+        return
+    from keras.src import backend
+
+    if _keras_lstm is None:
+        _keras_lstm = backend.lstm
+    backend.lstm = _block_lstm if enabled else _keras_lstm
+
+
+def _block_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
+                recurrent_activation, return_sequences=False, go_backwards=False, unroll=False, time_major=False):
+    """``keras.src.backend.lstm``'s signature and results: inputs (batch, time, features)
+    -> (last output (batch, units), outputs (batch, time or 1, units), [h, c])."""
+    import tensorflow as tf
+
+    fusable = (
+        mask is None
+        and bias is not None
+        and not unroll
+        and activation in (keras.activations.tanh, keras.ops.tanh, tf.tanh)
+        and recurrent_activation in (keras.activations.sigmoid, keras.ops.sigmoid, tf.sigmoid)
+        and not tf.config.list_logical_devices("GPU")
+    )
+    if not fusable:
+        return _keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
+                           recurrent_activation, return_sequences, go_backwards, unroll, time_major)
+    values = [getattr(v, "value", v) for v in (kernel, recurrent_kernel, bias)]
+    dtype = values[0].dtype
+    sequence = tf.cast(inputs if time_major else tf.transpose(inputs, (1, 0, 2)), dtype)  # (time, batch, features)
+    if go_backwards:
+        sequence = tf.reverse(sequence, [0])
+    h, c = _fused(sequence, tf.cast(initial_state_h, dtype), tf.cast(initial_state_c, dtype),
+                  tf.concat(values[:2], axis=0), values[2])
+    outputs = h if return_sequences else h[-1:]
+    if not time_major:
+        outputs = tf.transpose(outputs, (1, 0, 2))
+    return h[-1], outputs, [h[-1], c[-1]]
+
+
+def _fused(sequence, h0, c0, weights, bias):
+    """BlockLSTMV2 over ``sequence`` (time, batch, features) from states (batch, units),
+    with [kernel; recurrent kernel] ``weights`` (features + units, 4 units) -> every step's
+    h and c, (time, batch, units) each, differentiable through BlockLSTMGradV2."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def block(sequence, h0, c0, weights, bias):
+        units = tf.shape(h0)[1:]
+        peephole = tf.zeros(units, sequence.dtype)  # no peephole connections
+        steps = tf.cast(tf.shape(sequence)[0], tf.int64)
+        gates = tf.raw_ops.BlockLSTMV2(seq_len_max=steps, x=sequence, cs_prev=c0, h_prev=h0, w=weights, wci=peephole,
+                                       wcf=peephole, wco=peephole, b=bias, cell_clip=0.0, use_peephole=False)
+
+        def gradient(dh, dc):
+            dh = tf.zeros_like(gates.h) if dh is None else dh
+            dc = tf.zeros_like(gates.cs) if dc is None else dc
+            grads = tf.raw_ops.BlockLSTMGradV2(
+                seq_len_max=steps, x=sequence, cs_prev=c0, h_prev=h0, w=weights, wci=peephole, wcf=peephole,
+                wco=peephole, b=bias, i=gates.i, cs=gates.cs, f=gates.f, o=gates.o, ci=gates.ci, co=gates.co, h=gates.h,
+                cs_grad=dc, h_grad=dh, use_peephole=False)
+            return grads.x_grad, grads.h_prev_grad, grads.cs_prev_grad, grads.w_grad, grads.b_grad
+
+        return (gates.h, gates.cs), gradient
+
+    return block(sequence, h0, c0, weights, bias)

@@ -1,0 +1,84 @@
+"""TensorFlow on a CPU: Keras LSTMs through the fused block kernel give Keras's own outputs and
+gradients."""
+
+import keras
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="routes the TensorFlow backend only")
+
+
+def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidirectional=False):
+    """The outputs of an LSTM(16) on ``inputs`` and d(sum(outputs * upstream))/d(inputs and
+    each weight), with the route on or off, in ``dtype``; the weights are a float32 layer's
+    from seed 0 in every case."""
+    import tensorflow as tf
+
+    from kerasseq.accel import tf_lstm
+    from keras.src import backend
+
+    was_routed = backend.lstm is tf_lstm._block_lstm
+    tf_lstm.use_fused_cpu_lstm(routed)
+    try:
+        def make(dtype):
+            layer = keras.layers.LSTM(16, dtype=dtype, **layer_options)
+            layer = keras.layers.Bidirectional(layer, dtype=dtype) if bidirectional else layer
+            layer.build(inputs.shape)
+            return layer
+
+        keras.utils.set_random_seed(0)
+        weights = make("float32").get_weights()
+        layer = make(dtype)
+        layer.set_weights([w.astype(dtype) for w in weights])
+        x = tf.constant(inputs.astype(dtype))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, training=True)
+            outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]  # the sequence, h and c
+            rng = np.random.default_rng(1)
+            loss = sum(tf.reduce_sum(output * rng.normal(size=output.shape).astype(dtype)) for output in outputs)
+        gradients = tape.gradient(loss, [x] + [v.value for v in layer.trainable_variables])
+    finally:
+        tf_lstm.use_fused_cpu_lstm(was_routed)
+    return [output.numpy().astype("float64") for output in outputs] + [g.numpy().astype("float64") for g in gradients]
+
+
+@pytest.mark.parametrize("layer_options, bidirectional", [
+    ({"return_sequences": True}, False),
+    ({}, False),
+    ({"return_sequences": True, "go_backwards": True}, False),
+    ({"return_sequences": True, "return_state": True}, False),
+    ({"return_sequences": True}, True),  # as in the CRNN
+])
+def test_the_block_kernel_gives_keras_outputs_and_gradients(layer_options, bidirectional):
+    inputs = np.random.default_rng(0).normal(size=(4, 31, 24))
+    keras_values = outputs_and_gradients(layer_options, inputs, False, bidirectional=bidirectional)
+    fused_values = outputs_and_gradients(layer_options, inputs, True, bidirectional=bidirectional)
+    exact = outputs_and_gradients(layer_options, inputs, False, "float64", bidirectional)
+    assert len(fused_values) == len(keras_values) == len(exact)
+    # the block kernel may round, but no worse than Keras's own loop does in float32 (twice its
+    # largest error, with a floor of a few units of roundoff)
+    for index, (reference, keras_value, fused_value) in enumerate(zip(exact, keras_values, fused_values)):
+        keras_error = np.abs(keras_value - reference).max()
+        fused_error = np.abs(fused_value - reference).max()
+        assert fused_error <= 2 * keras_error + 4 * 2.0**-24 * np.abs(reference).max(), index
+
+
+def test_a_mask_and_other_activations_are_left_to_keras(monkeypatch):
+    from keras.src import backend
+
+    from kerasseq.accel import tf_lstm
+
+    was_routed = backend.lstm is tf_lstm._block_lstm
+    tf_lstm.use_fused_cpu_lstm(True)
+    calls, keras_lstm = [], tf_lstm._keras_lstm
+    monkeypatch.setattr(tf_lstm, "_keras_lstm", lambda *a, **k: calls.append(a[3] is not None) or keras_lstm(*a, **k))
+    try:
+        inputs = np.ones((2, 5, 3), "float32")
+        keras.layers.LSTM(4)(inputs, mask=np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
+        keras.layers.LSTM(4, activation="relu")(inputs)
+        keras.layers.LSTM(4)(inputs)
+        assert calls == [True, False]
+    finally:
+        monkeypatch.undo()
+        tf_lstm.use_fused_cpu_lstm(was_routed)
