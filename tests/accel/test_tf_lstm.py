@@ -13,9 +13,9 @@ def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidire
     each weight), with the route on or off, in ``dtype``; the weights are a float32 layer's
     from seed 0 in every case."""
     import tensorflow as tf
+    from keras.src import backend
 
     from kerasseq.accel import tf_lstm
-    from keras.src import backend
 
     was_routed = backend.lstm is tf_lstm._block_lstm
     tf_lstm.use_fused_cpu_lstm(routed)
