@@ -9,8 +9,9 @@ kernel ``BlockLSTMGradV2``. TensorFlow registers the wrong gradient for it (that
 differentiates it with ``BlockLSTMGradV2`` itself. Its route (``tf_fused_lstm`` in
 :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
 wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
-unrolled) and the device is a CPU. Results are Keras's to float32 rounding; every other
-case, and every other backend, is left to Keras.
+unrolled) and the device is a CPU. Results are Keras's to float32 rounding; under
+``mixed_bfloat16`` the kernel computes in float32 (it has no bfloat16 version) and returns
+bfloat16, as Keras's loop does. Every other case, and every other backend, is left to Keras.
 """
 
 import keras
@@ -49,12 +50,17 @@ def _block_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
         return _keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
                            recurrent_activation, return_sequences, go_backwards, unroll, time_major)
     values = [getattr(v, "value", v) for v in (kernel, recurrent_kernel, bias)]
+    # the kernel takes float32 and float16; a bfloat16 policy's LSTM runs in float32 and
+    # hands bfloat16 back
     dtype = values[0].dtype
-    sequence = tf.cast(inputs if time_major else tf.transpose(inputs, (1, 0, 2)), dtype)  # (time, batch, features)
+    kernel_dtype = tf.float32 if dtype == tf.bfloat16 else dtype
+    values = [tf.cast(v, kernel_dtype) for v in values]
+    sequence = tf.cast(inputs if time_major else tf.transpose(inputs, (1, 0, 2)), kernel_dtype)  # (time, batch, features)
     if go_backwards:
         sequence = tf.reverse(sequence, [0])
-    h, c = _fused(sequence, tf.cast(initial_state_h, dtype), tf.cast(initial_state_c, dtype),
+    h, c = _fused(sequence, tf.cast(initial_state_h, kernel_dtype), tf.cast(initial_state_c, kernel_dtype),
                   tf.concat(values[:2], axis=0), values[2])
+    h, c = tf.cast(h, dtype), tf.cast(c, dtype)
     outputs = h if return_sequences else h[-1:]
     if not time_major:
         outputs = tf.transpose(outputs, (1, 0, 2))

@@ -8,10 +8,10 @@ import pytest
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="routes the TensorFlow backend only")
 
 
-def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidirectional=False):
+def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidirectional=False, policy=None):
     """The outputs of an LSTM(16) on ``inputs`` and d(sum(outputs * upstream))/d(inputs and
-    each weight), with the route on or off, in ``dtype``; the weights are a float32 layer's
-    from seed 0 in every case."""
+    each weight), with the route on or off, in ``dtype`` (or the dtype policy ``policy``);
+    the weights are a float32 layer's from seed 0 in every case."""
     import tensorflow as tf
     from keras.src import backend
 
@@ -21,8 +21,8 @@ def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidire
     tf_lstm.use_fused_cpu_lstm(routed)
     try:
         def make(dtype):
-            layer = keras.layers.LSTM(16, dtype=dtype, **layer_options)
-            layer = keras.layers.Bidirectional(layer, dtype=dtype) if bidirectional else layer
+            layer = keras.layers.LSTM(16, dtype=policy or dtype, **layer_options)
+            layer = keras.layers.Bidirectional(layer, dtype=policy or dtype) if bidirectional else layer
             layer.build(inputs.shape)
             return layer
 
@@ -36,28 +36,29 @@ def outputs_and_gradients(layer_options, inputs, routed, dtype="float32", bidire
             outputs = layer(x, training=True)
             outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]  # the sequence, h and c
             rng = np.random.default_rng(1)
-            loss = sum(tf.reduce_sum(output * rng.normal(size=output.shape).astype(dtype)) for output in outputs)
+            loss = sum(tf.reduce_sum(tf.cast(output, "float64") * rng.normal(size=output.shape)) for output in outputs)
         gradients = tape.gradient(loss, [x] + [v.value for v in layer.trainable_variables])
     finally:
         tf_lstm.use_fused_cpu_lstm(was_routed)
     return [output.numpy().astype("float64") for output in outputs] + [g.numpy().astype("float64") for g in gradients]
 
 
-@pytest.mark.parametrize("layer_options, bidirectional", [
-    ({"return_sequences": True}, False),
-    ({}, False),
-    ({"return_sequences": True, "go_backwards": True}, False),
-    ({"return_sequences": True, "return_state": True}, False),
-    ({"return_sequences": True}, True),  # as in the CRNN
+@pytest.mark.parametrize("layer_options, bidirectional, policy", [
+    ({"return_sequences": True}, False, None),
+    ({}, False, None),
+    ({"return_sequences": True, "go_backwards": True}, False, None),
+    ({"return_sequences": True, "return_state": True}, False, None),
+    ({"return_sequences": True}, True, None),  # as in the CRNN
+    ({"return_sequences": True}, True, "mixed_bfloat16"),
 ])
-def test_the_block_kernel_gives_keras_outputs_and_gradients(layer_options, bidirectional):
+def test_the_block_kernel_gives_keras_outputs_and_gradients(layer_options, bidirectional, policy):
     inputs = np.random.default_rng(0).normal(size=(4, 31, 24))
-    keras_values = outputs_and_gradients(layer_options, inputs, False, bidirectional=bidirectional)
-    fused_values = outputs_and_gradients(layer_options, inputs, True, bidirectional=bidirectional)
+    keras_values = outputs_and_gradients(layer_options, inputs, False, bidirectional=bidirectional, policy=policy)
+    fused_values = outputs_and_gradients(layer_options, inputs, True, bidirectional=bidirectional, policy=policy)
     exact = outputs_and_gradients(layer_options, inputs, False, "float64", bidirectional)
     assert len(fused_values) == len(keras_values) == len(exact)
-    # the block kernel may round, but no worse than Keras's own loop does in float32 (twice its
-    # largest error, with a floor of a few units of roundoff)
+    # the block kernel may round, but no worse than Keras's own loop does (twice its largest
+    # error, with a floor of a few units of float32 roundoff)
     for index, (reference, keras_value, fused_value) in enumerate(zip(exact, keras_values, fused_values)):
         keras_error = np.abs(keras_value - reference).max()
         fused_error = np.abs(fused_value - reference).max()

@@ -79,9 +79,9 @@ def runs(tmp_path_factory):
 
 
 def test_the_route_turns_onednn_on_before_tensorflow_loads_and_leaves_a_users_setting_alone(runs):
-    assert runs["on"][0] == {"enabled": ["onednn"], "onednn": True}
-    assert runs["off"][0] == {"enabled": [], "onednn": runs["off"][0]["onednn"]}  # --no-accel: TensorFlow's own choice
-    assert runs["user_off"][0] == {"enabled": [], "onednn": False}
+    assert "onednn" in runs["on"][0]["enabled"] and runs["on"][0]["onednn"]
+    assert runs["off"][0]["enabled"] == []  # --no-accel: TensorFlow's own choice
+    assert "onednn" not in runs["user_off"][0]["enabled"] and not runs["user_off"][0]["onednn"]
 
 
 def test_too_late_it_sets_nothing_and_is_listed_only_where_tensorflow_runs_onednn_anyway():
@@ -89,7 +89,7 @@ def test_too_late_it_sets_nothing_and_is_listed_only_where_tensorflow_runs_onedn
             "from kerasseq.accel.tf_onednn import onednn_enabled\n"
             "print(json.dumps([accel.enable(), onednn_enabled(), os.environ.get('TF_ENABLE_ONEDNN_OPTS')]))")
     enabled, onednn, setting = json.loads(python_output(code, {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": None}))
-    assert setting is None and enabled == (["onednn"] if onednn else [])
+    assert setting is None and ("onednn" in enabled) == onednn
 
 
 def test_convolutions_and_their_gradients_agree_to_float32_rounding_and_the_reader_reads_alike(runs):
