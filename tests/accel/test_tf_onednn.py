@@ -63,7 +63,8 @@ def probe(tmp_path, name, *args, environment=None):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The probe with the routes on, with --no-accel, and with the user's TF_ENABLE_ONEDNN_OPTS=0."""
+    """The probe with the routes on, and with the user's TF_ENABLE_ONEDNN_OPTS=0 (--no-accel is
+    tested with the other routes, in test_accel.py)."""
     from kerasseq.ocr.images import load_canvas
 
     tmp_path = tmp_path_factory.mktemp("onednn")
@@ -74,13 +75,11 @@ def runs(tmp_path_factory):
              upstream=rng.normal(size=(4, 8, 32, 64)).astype("float32"),
              canvases=np.stack([load_canvas(word[0], "resize") for word in words]))
     return {"on": probe(tmp_path, "on", "--backend", "tensorflow"),
-            "off": probe(tmp_path, "off", "--backend", "tensorflow", "--no-accel"),
             "user_off": probe(tmp_path, "user_off", "--backend", "tensorflow", environment={"TF_ENABLE_ONEDNN_OPTS": "0"})}
 
 
 def test_the_route_turns_onednn_on_before_tensorflow_loads_and_leaves_a_users_setting_alone(runs):
     assert "onednn" in runs["on"][0]["enabled"] and runs["on"][0]["onednn"]
-    assert runs["off"][0]["enabled"] == []  # --no-accel: TensorFlow's own choice
     assert "onednn" not in runs["user_off"][0]["enabled"] and not runs["user_off"][0]["onednn"]
 
 
