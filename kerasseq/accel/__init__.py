@@ -1,7 +1,8 @@
 """kerasseq's backend speed routes, behind one registry and one explicit switch.
 
-Each route sends one kind of Keras backend op to a faster kerasseq version on one
-backend, and hands every case it does not cover back to Keras's own op. Nothing is
+Each route sends one kind of Keras computation (a backend op, or a layer's call) to a
+faster version on one backend and hands every case it does not cover back to Keras, or
+sets one backend switch. Nothing is
 routed by importing kerasseq: :func:`enable` turns the routes on (the command-line
 scripts call it once the backend is chosen; ``--no-accel`` or ``KERASSEQ_ACCEL=0``
 leaves Keras as it is), :func:`disable` turns them off again.
