@@ -2,10 +2,10 @@
 
 Each route sends one kind of Keras computation (a backend op, or a layer's call) to a
 faster version on one backend and hands every case it does not cover back to Keras, or
-sets one backend switch. Nothing is
-routed by importing kerasseq: :func:`enable` turns the routes on (the command-line
-scripts call it once the backend is chosen; ``--no-accel`` or ``KERASSEQ_ACCEL=0``
-leaves Keras as it is), :func:`disable` turns them off again.
+sets one backend switch. Nothing is routed by importing kerasseq: :func:`enable` turns
+the routes on (the command-line scripts call it once the backend is chosen;
+``--no-accel`` or ``KERASSEQ_ACCEL=0`` leaves Keras as it is), :func:`disable` turns them
+off again.
 
 Examples:
     >>> from kerasseq import accel
