@@ -17,22 +17,23 @@ below the kernel's 1.001e-5, and every other backend are left to Keras.
 import keras
 from keras import ops
 
+from kerasseq.accel.keras_routes import keras_original, replace
+
 #: the fused kernel's smallest epsilon
 KERNEL_EPSILON = 1.001e-5
 
-_keras_call = None  # keras.layers.BatchNormalization.call, kept when routing starts
 
 
 def use_fused_batchnorm(enabled=True):
     """Route (``enabled``) or stop routing the TensorFlow backend's channels-last 4-D
     ``BatchNormalization`` layers to the fused kernel. Idempotent; a no-op on other
     backends. Takes effect for layers called afterwards."""
-    global _keras_call
-    if keras.backend.backend() != "tensorflow":
-        return
-    if _keras_call is None:
-        _keras_call = keras.layers.BatchNormalization.call
-    keras.layers.BatchNormalization.call = _fused_call if enabled else _keras_call
+    replace("tensorflow", keras.layers.BatchNormalization, "call", _fused_call, enabled)
+
+
+def _keras_call(self, inputs, training=None, mask=None):
+    """Keras's own ``BatchNormalization.call``, for the cases the route leaves to it."""
+    return keras_original(keras.layers.BatchNormalization, "call")(self, inputs, training=training, mask=mask)
 
 
 def _fused_call(self, inputs, training=None, mask=None):

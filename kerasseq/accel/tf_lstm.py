@@ -16,20 +16,22 @@ bfloat16, as Keras's loop does. Every other case, and every other backend, is le
 
 import keras
 
-_keras_lstm = None  # keras.src.backend.lstm, kept when routing starts
+from kerasseq.accel.keras_routes import keras_original, replace
 
 
 def use_fused_cpu_lstm(enabled=True):
     """Route (``enabled``) or stop routing the TensorFlow backend's CPU LSTMs to the block
     kernel. Idempotent; a no-op on other backends. Takes effect for layers traced afterwards."""
-    global _keras_lstm
-    if keras.backend.backend() != "tensorflow":
-        return
     from keras.src import backend
 
-    if _keras_lstm is None:
-        _keras_lstm = backend.lstm
-    backend.lstm = _block_lstm if enabled else _keras_lstm
+    replace("tensorflow", backend, "lstm", _block_lstm, enabled)
+
+
+def _keras_lstm(*args):
+    """Keras's own ``keras.src.backend.lstm``, for the cases the route leaves to it."""
+    from keras.src import backend
+
+    return keras_original(backend, "lstm")(*args)
 
 
 def _block_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,

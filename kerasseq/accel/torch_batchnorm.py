@@ -18,19 +18,19 @@ per batch, traces and ``torch.compile``, and every other backend are left to Ker
 import keras
 from keras import ops
 
-_keras_call = None  # keras.layers.BatchNormalization.call, kept when routing starts
+from kerasseq.accel.keras_routes import keras_original, replace
 
 
 def use_fused_batchnorm(enabled=True):
     """Route (``enabled``) or stop routing the PyTorch backend's ``BatchNormalization``
     layers to PyTorch's fused kernel. Idempotent; a no-op on other backends. Takes effect
     for layers called afterwards."""
-    global _keras_call
-    if keras.backend.backend() != "torch":
-        return
-    if _keras_call is None:
-        _keras_call = keras.layers.BatchNormalization.call
-    keras.layers.BatchNormalization.call = _fused_call if enabled else _keras_call
+    replace("torch", keras.layers.BatchNormalization, "call", _fused_call, enabled)
+
+
+def _keras_call(self, inputs, training=None, mask=None):
+    """Keras's own ``BatchNormalization.call``, for the cases the route leaves to it."""
+    return keras_original(keras.layers.BatchNormalization, "call")(self, inputs, training=training, mask=mask)
 
 
 def _fused_call(self, inputs, training=None, mask=None):
