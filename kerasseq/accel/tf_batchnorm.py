@@ -11,7 +11,8 @@ the moving one is updated from the biased variance, as Keras does), in inference
 moving ones. Outputs, gradients and moving statistics are Keras's to float32 rounding
 (measurements in ``docs/measurements.md``). Other ranks and axes (the CPU kernel takes
 channels last only), a mask, batch renormalisation, synchronized statistics, an epsilon
-below the kernel's 1.001e-5, and every other backend are left to Keras.
+below the kernel's 1.001e-5, float64 (the kernel has none) and every other backend are left
+to Keras.
 """
 
 import keras
@@ -44,7 +45,7 @@ def _fused_call(self, inputs, training=None, mask=None):
     inputs = tf.convert_to_tensor(inputs)
     rank = inputs.shape.rank
     if (rank != 4 or self.axis % rank != 3 or mask is not None or self.renorm or self.synchronized
-            or self.epsilon < KERNEL_EPSILON):
+            or self.epsilon < KERNEL_EPSILON or inputs.dtype == tf.float64):  # the kernel has no float64 version
         return _keras_call(self, inputs, training=training, mask=mask)
     # as Keras: compute in float32 at least, since bfloat16 statistics overflow and round badly
     x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))

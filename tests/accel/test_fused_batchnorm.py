@@ -146,3 +146,17 @@ def test_a_mask_is_left_to_keras(monkeypatch):
     finally:
         monkeypatch.undo()  # Keras's own call back in the module before the class gets it
         ROUTE.use_fused_batchnorm(was_routed)
+
+
+def test_a_float64_layer_normalises_in_float64():
+    # TensorFlow's fused kernel has no float64 version: such a layer is left to Keras
+    was_routed = routing()
+    ROUTE.use_fused_batchnorm(True)
+    try:
+        inputs = np.random.default_rng(0).normal(size=(4, 5, 6, 3)) * 1e-3 + 1.0
+        outputs = keras.ops.convert_to_numpy(keras.layers.BatchNormalization(dtype="float64")(inputs, training=True))
+    finally:
+        ROUTE.use_fused_batchnorm(was_routed)
+    mean, variance = inputs.mean(axis=(0, 1, 2)), inputs.var(axis=(0, 1, 2))
+    assert outputs.dtype == np.float64
+    np.testing.assert_allclose(outputs, (inputs - mean) / np.sqrt(variance + 1e-3), rtol=1e-9)
