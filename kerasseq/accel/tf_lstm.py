@@ -9,8 +9,8 @@ kernel ``BlockLSTMGradV2``. TensorFlow registers the wrong gradient for it (that
 differentiates it with ``BlockLSTMGradV2`` itself. Its route (``tf_fused_lstm`` in
 :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
 wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
-unrolled) and the device is a CPU. Results are Keras's to float32 rounding; under
-``mixed_bfloat16`` the kernel computes in float32 (it has no bfloat16 version) and returns
+unrolled), not in float64, on a CPU, in a graph XLA does not compile. Results are Keras's
+to float32 rounding; under ``mixed_bfloat16`` the kernel computes in float32 (it has no bfloat16 version) and returns
 bfloat16, as Keras's loop does. Every other case, and every other backend, is left to Keras.
 """
 
@@ -46,7 +46,9 @@ def _block_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
         and not unroll
         and activation in (keras.activations.tanh, keras.ops.tanh, tf.tanh)
         and recurrent_activation in (keras.activations.sigmoid, keras.ops.sigmoid, tf.sigmoid)
+        and tf.as_dtype(inputs.dtype) != tf.float64  # the kernel has no float64 version
         and not tf.config.list_logical_devices("GPU")
+        and not _compiled_by_xla()
     )
     if not fusable:
         return _keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
@@ -67,6 +69,15 @@ def _block_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
     if not time_major:
         outputs = tf.transpose(outputs, (1, 0, 2))
     return h[-1], outputs, [h[-1], c[-1]]
+
+
+def _compiled_by_xla():
+    """Whether the graph being traced is compiled by XLA (``jit_compile``), which has no
+    kernel for the block LSTM; Keras's while loop compiles there."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return not tf.executing_eagerly() and control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def _fused(sequence, h0, c0, weights, bias):

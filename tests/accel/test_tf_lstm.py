@@ -65,7 +65,7 @@ def test_the_block_kernel_gives_keras_outputs_and_gradients(layer_options, bidir
         assert fused_error <= 2 * keras_error + 4 * 2.0**-24 * np.abs(reference).max(), index
 
 
-def test_a_mask_and_other_activations_are_left_to_keras(monkeypatch):
+def test_a_mask_other_activations_and_float64_are_left_to_keras(monkeypatch):
     from keras.src import backend
 
     from kerasseq.accel import tf_lstm
@@ -78,8 +78,9 @@ def test_a_mask_and_other_activations_are_left_to_keras(monkeypatch):
         inputs = np.ones((2, 5, 3), "float32")
         keras.layers.LSTM(4)(inputs, mask=np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
         keras.layers.LSTM(4, activation="relu")(inputs)
+        assert keras.layers.LSTM(4, dtype="float64")(inputs.astype("float64")).dtype == "float64"  # no float64 kernel
         keras.layers.LSTM(4)(inputs)
-        assert calls == [True, False]
+        assert calls == [True, False, False]
     finally:
         monkeypatch.undo()
         tf_lstm.use_fused_cpu_lstm(was_routed)
