@@ -84,3 +84,51 @@ def test_a_mask_other_activations_and_float64_are_left_to_keras(monkeypatch):
     finally:
         monkeypatch.undo()
         tf_lstm.use_fused_cpu_lstm(was_routed)
+
+
+def recurrent_model(dtype="float32"):
+    """(batch, 8, 16, 1) images -> (batch, 8, 5): a convolution and max pooling, then a
+    bidirectional LSTM over the 8 rows, as in a CRNN."""
+    inputs = keras.Input((8, 16, 1), dtype=dtype)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", dtype=dtype)(inputs)
+    x = keras.layers.Reshape((8, 32), dtype=dtype)(keras.layers.MaxPooling2D((1, 2), dtype=dtype)(x))
+    x = keras.layers.Bidirectional(keras.layers.LSTM(6, return_sequences=True, dtype=dtype), dtype=dtype)(x)
+    return keras.Model(inputs, keras.layers.Dense(5, dtype=dtype)(x))
+
+
+def one_step(dtype, routed, jit_compile, images, targets, weights):
+    """Predictions before, and every weight's change after, one SGD step (rate 1) on the
+    mean squared error, for ``recurrent_model`` with ``weights``."""
+    from keras.src import backend
+
+    from kerasseq.accel import tf_lstm
+
+    was_routed = backend.lstm is tf_lstm._block_lstm
+    tf_lstm.use_fused_cpu_lstm(routed)
+    try:
+        model = recurrent_model(dtype)
+        model.set_weights([w.astype(dtype) for w in weights])
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse", jit_compile=jit_compile)
+        assert model.jit_compile is jit_compile
+        predictions = model.predict_on_batch(images.astype(dtype))
+        before = [v.numpy().astype("float64") for v in model.trainable_variables]
+        model.train_on_batch(images.astype(dtype), targets.astype(dtype))
+        after = [v.numpy().astype("float64") for v in model.trainable_variables]
+    finally:
+        tf_lstm.use_fused_cpu_lstm(was_routed)
+    return [predictions.astype("float64")] + [a - b for a, b in zip(after, before)]
+
+
+def test_a_model_xla_compiles_trains_as_keras_with_the_route_on():
+    # XLA has no block LSTM kernel: there the route leaves the LSTM to Keras's while loop
+    rng = np.random.default_rng(0)
+    images, targets = rng.normal(size=(4, 8, 16, 1)), rng.normal(size=(4, 8, 5))
+    keras.utils.set_random_seed(0)
+    weights = recurrent_model().get_weights()
+    exact = one_step("float64", False, False, images, targets, weights)
+    keras_values = one_step("float32", False, False, images, targets, weights)
+    xla_values = one_step("float32", True, True, images, targets, weights)
+    for index, (reference, keras_value, xla_value) in enumerate(zip(exact, keras_values, xla_values)):
+        keras_error = np.abs(keras_value - reference).max()
+        xla_error = np.abs(xla_value - reference).max()
+        assert xla_error <= 2 * keras_error + 4 * 2.0**-24 * np.abs(reference).max(), index
