@@ -29,10 +29,10 @@ from kerasseq.ocr.presets import PRESETS
 def worker(args):
     """Measure one thing in this process and print it as one JSON line."""
     from kerasseq import accel
-    from kerasseq.benchmarks import crnn_speed as bench
 
-    if accel.wanted():  # ours as the scripts run it: with kerasseq's speed routes
+    if accel.wanted():  # ours as the scripts run it: with kerasseq's speed routes, on before Keras loads
         accel.enable()
+    from kerasseq.benchmarks import crnn_speed as bench
 
     if args.worker == "keras":
         result = bench.keras_speeds(args.preset, args.batch, args.steps, precision=args.precision)
@@ -49,6 +49,7 @@ def worker(args):
         result = bench.streamed_vs_memory(args.dataset, batch=args.batch)
     result["peak_memory_mb"], result["device"] = bench.peak_memory_mb()
     result["allocator"] = bench.memory_allocator()
+    result["routes"] = accel.enabled()
     print(json.dumps(result))
     return 0
 
@@ -155,6 +156,8 @@ def main(argv=None):
     if rows:
         allocators = sorted({f"{r['last']['allocator']}, {r['peer_allocator']}" for r in rows})
         print(f"\nmemory allocator (ours, peer): {'; '.join(allocators)}")
+        routes = {r["backend"]: ", ".join(r["last"]["routes"]) or "none" for r in rows}
+        print("kerasseq speed routes: " + "; ".join(f"{backend}: {names}" for backend, names in routes.items()))
     if failed:
         print(f"\nfailed (see above): {'; '.join(failed)}")
     if extras:

@@ -25,14 +25,14 @@ def main(argv=None):
     args = parse(parser, argv)
     if args.worker:
         from kerasseq import accel
+
+        if accel.wanted():  # as train_task.py runs them: with kerasseq's speed routes, on before Keras loads
+            accel.enable()
         from kerasseq.benchmarks.task_speed import measure_task
 
-        if accel.wanted():  # as train_task.py runs them: with kerasseq's speed routes
-            accel.enable()
-
-        print(json.dumps({task: measure_task(task) for task in args.tasks}))
+        print(json.dumps({"speeds": {task: measure_task(task) for task in args.tasks}, "routes": accel.enabled()}))
         return 0
-    speeds = {}
+    speeds, routes = {}, {}
     for backend in args.backends:
         print(f"measuring {backend} ...", file=sys.stderr, flush=True)
         done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", backend, "--tasks", *args.tasks],
@@ -40,11 +40,13 @@ def main(argv=None):
         if done.returncode:
             print(f"error: {backend} failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             return 1
-        speeds[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        speeds[backend], routes[backend] = result["speeds"], ", ".join(result["routes"]) or "none"
     print("| task | " + " | ".join(f"{b} steps/s" for b in args.backends) + " |")
     print("|---|" + "---:|" * len(args.backends))
     for task in args.tasks:
         print(f"| {task} | " + " | ".join(f"{speeds[b][task]:.0f}" for b in args.backends) + " |")
+    print("\nkerasseq speed routes: " + "; ".join(f"{backend}: {names}" for backend, names in routes.items()))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump([{"task": t, "backend": b, "steps_per_s": speeds[b][t]} for b in args.backends for t in args.tasks],

@@ -1,6 +1,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -203,3 +205,25 @@ def test_nalu_arithmetic_writes_the_same_table_with_two_workers_or_resumed_with_
     assert json.loads((resumed / "results.json").read_text())["rows"] == rows
     logged = (resumed / "runs.jsonl").read_text().splitlines()
     assert sorted(logged) == sorted(line.rstrip("\n") for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, worker", [
+    ("bench_crnn", ["--worker", "keras", "--preset", "small", "--batch", "2", "--steps", "1"]),
+    ("bench_tasks", ["--worker", keras.backend.backend(), "--tasks", "forecast"]),
+])
+def test_the_speed_benchmarks_measure_with_every_route_of_the_backend(name, worker):
+    # the routes must go on before Keras loads, or those that only act then (TensorFlow's
+    # oneDNN) are silently missing; the settings this suite's own routes left in the
+    # environment are taken out, as a user's shell has none of them
+    from kerasseq import accel
+    from tests.helpers import ROOT
+
+    backend = keras.backend.backend()
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KERASSEQ_ACCEL")}
+    path = os.path.join(ROOT, "scripts", f"{name}.py")
+    done = subprocess.run([sys.executable, path, *worker], capture_output=True, text=True, timeout=600,
+                          env={**env, "KERAS_BACKEND": backend})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["routes"] == [
+        route for route, spec in accel.ROUTES.items() if spec.backend == backend]
