@@ -22,10 +22,12 @@ import kerasseq, kerasseq.ocr.recognizer, kerasseq.tasks.common
 from kerasseq import accel
 kerasseq.ocr.recognizer.build_crnn("small")
 keras_ops = {name: getattr(backend.nn, name) for name in ("conv", "max_pool")}
-keras_lstm, keras_batchnorm = backend.lstm, keras.layers.BatchNormalization.call
+from keras.src.layers.convolutional.base_conv import BaseConv
+keras_lstm, keras_batchnorm, keras_conv_call = backend.lstm, keras.layers.BatchNormalization.call, BaseConv.call
 def routed():
     return ([n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else [])
-            + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else []))
+            + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else [])
+            + (["conv_bias"] if BaseConv.call is not keras_conv_call else []))
 before = {"routed": routed(), "flags": os.environ.get("XLA_FLAGS", "")}
 args = sys.argv[1:]
 if args:
@@ -51,7 +53,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     result = state()
     assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
-    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm"}, "jax": {"conv", "max_pool"}, "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
+    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias"}, "jax": {"conv", "max_pool"}, "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set
     assert result["restored"] == [] and result["left"] == LASTING[BACKEND]
