@@ -48,7 +48,8 @@ def _fused_call(self, inputs, training=None, mask=None):
             or torch.jit.is_tracing() or torch.compiler.is_compiling()):
         return _keras_call(self, inputs, training=training, mask=mask)
     # as Keras: compute in float32 at least, since bfloat16 statistics overflow and round badly
-    x = torch.movedim(ops.cast(inputs, backend.result_type(inputs.dtype, "float32")), axis, 1)  # (batch, channels, ...)
+    # (Keras's result_type would take float64 down to float32)
+    x = torch.movedim(inputs.to(torch.promote_types(inputs.dtype, torch.float32)), axis, 1)  # (batch, channels, ...)
     gamma = ops.cast(self.gamma, x.dtype) if self.scale else None
     beta = ops.cast(self.beta, x.dtype) if self.center else None
     moving_mean = ops.cast(self.moving_mean, x.dtype)

@@ -154,7 +154,8 @@ def test_a_float64_layer_normalises_in_float64():
     ROUTE.use_fused_batchnorm(True)
     try:
         inputs = np.random.default_rng(0).normal(size=(4, 5, 6, 3)) * 1e-3 + 1.0
-        outputs = keras.ops.convert_to_numpy(keras.layers.BatchNormalization(dtype="float64")(inputs, training=True))
+        layer = keras.layers.BatchNormalization(dtype="float64")
+        outputs = keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(inputs, "float64"), training=True))
     finally:
         ROUTE.use_fused_batchnorm(was_routed)
     mean, variance = inputs.mean(axis=(0, 1, 2)), inputs.var(axis=(0, 1, 2))
