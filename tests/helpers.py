@@ -41,11 +41,12 @@ def load_script(name):
     raise FileNotFoundError(name)
 
 
-def run_script(name, *args, backend=None, timeout=600):
-    """Run a script in a fresh interpreter -> CompletedProcess (text output)."""
+def run_script(name, *args, backend=None, timeout=600, environment=None):
+    """Run a script in a fresh interpreter -> CompletedProcess (text output); its environment
+    is this one's with ``environment`` applied (a name mapped to None is removed)."""
     path = next(os.path.join(ROOT, f, f"{name}.py") for f in ("scripts", "data_prep")
                 if os.path.exists(os.path.join(ROOT, f, f"{name}.py")))
-    env = dict(os.environ)
+    env = {name: value for name, value in {**os.environ, **(environment or {})}.items() if value is not None}
     if backend:
         env["KERAS_BACKEND"] = backend
     return subprocess.run([sys.executable, path, *map(str, args)], capture_output=True, text=True, env=env,

@@ -10,8 +10,8 @@ differentiates it with ``BlockLSTMGradV2`` itself. Its route (``tf_fused_lstm`` 
 :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
 wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
 unrolled), not in float64, on a CPU, in a graph XLA does not compile. Results are Keras's
-to float32 rounding; under ``mixed_bfloat16`` the kernel computes in float32 (it has no bfloat16 version) and returns
-bfloat16, as Keras's loop does. Every other case, and every other backend, is left to Keras.
+to float32 rounding; under ``mixed_bfloat16`` the kernel computes in float32 (it has no
+bfloat16 version) and returns bfloat16, as Keras's loop does. Every other case, and every other backend, is left to Keras.
 """
 
 import keras

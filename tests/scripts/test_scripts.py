@@ -1,8 +1,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -217,13 +215,10 @@ def test_the_speed_benchmarks_measure_with_every_route_of_the_backend(name, work
     # oneDNN) are silently missing; the settings this suite's own routes left in the
     # environment are taken out, as a user's shell has none of them
     from kerasseq import accel
-    from tests.helpers import ROOT
 
     backend = keras.backend.backend()
-    env = {key: value for key, value in os.environ.items() if key not in ("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KERASSEQ_ACCEL")}
-    path = os.path.join(ROOT, "scripts", f"{name}.py")
-    done = subprocess.run([sys.executable, path, *worker], capture_output=True, text=True, timeout=600,
-                          env={**env, "KERAS_BACKEND": backend})
+    done = run_script(name, *worker, backend=backend,
+                      environment=dict.fromkeys(("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KERASSEQ_ACCEL")))
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["routes"] == [
         route for route, spec in accel.ROUTES.items() if spec.backend == backend]
