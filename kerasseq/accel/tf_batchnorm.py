@@ -47,20 +47,23 @@ def _fused_call(self, inputs, training=None, mask=None):
     if (rank != 4 or self.axis % rank != 3 or mask is not None or self.renorm or self.synchronized
             or self.epsilon < KERNEL_EPSILON or inputs.dtype == tf.float64):  # the kernel has no float64 version
         return _keras_call(self, inputs, training=training, mask=mask)
-    # as Keras: compute in float32 at least, since bfloat16 statistics overflow and round badly
-    x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-    channels = x.shape[-1]
-    gamma = ops.cast(self.gamma, x.dtype) if self.scale else tf.ones((channels,), x.dtype)
-    beta = ops.cast(self.beta, x.dtype) if self.center else tf.zeros((channels,), x.dtype)
-    moving_mean = ops.cast(self.moving_mean, x.dtype)
-    moving_variance = ops.cast(self.moving_variance, x.dtype)
+    # Keras computes in float32 at least, since bfloat16 statistics overflow and round badly.
+    # The fused kernel does the same for bfloat16 or float16 activations given float32
+    # weights (it sums in float32 and rounds only the outputs and the input gradient), so the
+    # activations stay in their dtype: no cast to float32 and back, a pass over them each way
+    dtype = keras.backend.result_type(inputs.dtype, "float32")  # the weights' and statistics' dtype
+    channels = inputs.shape[-1]
+    gamma = ops.cast(self.gamma, dtype) if self.scale else tf.ones((channels,), dtype)
+    beta = ops.cast(self.beta, dtype) if self.center else tf.zeros((channels,), dtype)
+    moving_mean = ops.cast(self.moving_mean, dtype)
+    moving_variance = ops.cast(self.moving_variance, dtype)
     if training and self.trainable:
-        outputs, mean, corrected = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon, is_training=True)
-        values = tf.cast(tf.size(x) // channels, x.dtype)
+        outputs, mean, corrected = tf.compat.v1.nn.fused_batch_norm(inputs, gamma, beta, epsilon=self.epsilon, is_training=True)
+        values = tf.cast(tf.size(inputs) // channels, dtype)
         variance = corrected * (values - 1.0) / tf.maximum(values, 1.0)  # the biased variance Keras averages
         self.moving_mean.assign(moving_mean * self.momentum + tf.stop_gradient(mean) * (1.0 - self.momentum))
         self.moving_variance.assign(moving_variance * self.momentum + tf.stop_gradient(variance) * (1.0 - self.momentum))
     else:
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean=moving_mean, variance=moving_variance,
+        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(inputs, gamma, beta, mean=moving_mean, variance=moving_variance,
                                                          epsilon=self.epsilon, is_training=False)
     return ops.cast(outputs, self.compute_dtype)

@@ -47,13 +47,17 @@ def _fused_call(self, inputs, training=None, mask=None):
     if (mask is not None or self.renorm or (train and values_per_channel < 2)
             or torch.jit.is_tracing() or torch.compiler.is_compiling()):
         return _keras_call(self, inputs, training=training, mask=mask)
-    # as Keras: compute in float32 at least, since bfloat16 statistics overflow and round badly
-    # (Keras's result_type would take float64 down to float32)
-    x = torch.movedim(inputs.to(torch.promote_types(inputs.dtype, torch.float32)), axis, 1)  # (batch, channels, ...)
-    gamma = ops.cast(self.gamma, x.dtype) if self.scale else None
-    beta = ops.cast(self.beta, x.dtype) if self.center else None
-    moving_mean = ops.cast(self.moving_mean, x.dtype)
-    moving_variance = ops.cast(self.moving_variance, x.dtype)
+    # Keras computes in float32 at least, since bfloat16 statistics overflow and round badly.
+    # PyTorch's kernel does the same for bfloat16 or float16 activations given float32
+    # weights (its mixed-type batch norm sums in float32 and rounds only the outputs and the
+    # input gradient), so the activations stay in their dtype: no cast to float32 and back,
+    # two passes over them each way
+    x = torch.movedim(inputs, axis, 1)  # (batch, channels, ...)
+    dtype = torch.promote_types(inputs.dtype, torch.float32)  # the weights' and statistics' dtype
+    gamma = ops.cast(self.gamma, dtype) if self.scale else None
+    beta = ops.cast(self.beta, dtype) if self.center else None
+    moving_mean = ops.cast(self.moving_mean, dtype)
+    moving_variance = ops.cast(self.moving_variance, dtype)
     if train:
         # one pass gives the output and the batch's mean and 1 / sqrt(variance + epsilon),
         # whose biased variance updates the moving one as Keras's does

@@ -161,3 +161,29 @@ def test_a_float64_layer_normalises_in_float64():
     mean, variance = inputs.mean(axis=(0, 1, 2)), inputs.var(axis=(0, 1, 2))
     assert outputs.dtype == np.float64
     np.testing.assert_allclose(outputs, (inputs - mean) / np.sqrt(variance + 1e-3), rtol=1e-9)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_bfloat16_activations_reach_the_kernel_uncast_with_float32_weights(monkeypatch, training):
+    # a cast to float32 and back would be two more passes over the activations each way
+    seen = []
+    if BACKEND == "torch":
+        import torch
+
+        owner, name = (torch, "native_batch_norm") if training else (torch.nn.functional, "batch_norm")
+    else:
+        import tensorflow as tf
+
+        owner, name = tf.compat.v1.nn, "fused_batch_norm"
+    kernel = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda x, *a, **k: seen.append(
+        [str(keras.backend.standardize_dtype(v.dtype)) for v in (x, *a[:2])]) or kernel(x, *a, **k))
+    was_routed = routing()
+    ROUTE.use_fused_batchnorm(True)
+    try:
+        layer = keras.layers.BatchNormalization(dtype="mixed_bfloat16")
+        outputs = layer(np.random.default_rng(0).normal(size=(4, 5, 6, 3)).astype("float32"), training=training)
+    finally:
+        ROUTE.use_fused_batchnorm(was_routed)
+    assert seen == [["bfloat16", "float32", "float32"]]
+    assert keras.backend.standardize_dtype(outputs.dtype) == "bfloat16"
