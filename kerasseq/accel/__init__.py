@@ -10,7 +10,7 @@ off again.
 Examples:
     >>> from kerasseq import accel
     >>> accel.enable()            # every route for the current backend
-    ['fused_lstm', 'channels_last', 'fused_batchnorm']   # on PyTorch
+    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'lean_inference']   # on PyTorch
     >>> accel.disable(["channels_last"])
 
 A route that must be in place before its backend loads (``startup``) is applied by an
@@ -55,6 +55,9 @@ ROUTES = {
                            "PyTorch: convolutions and max pooling on channels-last views, without layout copies"),
     "fused_batchnorm": Route("torch", "kerasseq.accel.torch_batchnorm:use_fused_batchnorm",
                              "PyTorch: batch normalisation in PyTorch's fused kernel instead of separate tensor passes"),
+    "lean_inference": Route("torch", "kerasseq.accel.torch_inference:use_lean_inference",
+                            "PyTorch: a functional model's inference calls each layer's call directly, without "
+                            "Keras's per-layer __call__ bookkeeping"),
     "eigen_convolutions": Route("jax", "kerasseq.accel.jax_cpu_convolutions:use_eigen_cpu_convolutions",
                                 "JAX on a CPU (jaxlib 0.10-0.11): convolutions on XLA's Eigen kernels, not YNNPACK; "
                                 "an XLA flag, so it must come before JAX's first computation", reversible=False),
