@@ -19,7 +19,7 @@ import contextlib
 
 import keras
 from keras.src import backend
-from keras.src.models.functional import Functional
+from keras.src.models.functional import Functional, unpack_singleton
 
 from kerasseq.accel.keras_routes import keras_original, replace
 
@@ -44,8 +44,7 @@ def _lean_call(self, inputs, training=None, mask=None, **kwargs):
             or torch.compiler.is_compiling() or keras.distribution.distribution() is not None
             or not _leanable(self)):
         return _keras_call(self, inputs, training=training, mask=mask, **kwargs)
-    outputs = self._run_through_graph(self._standardize_inputs(inputs), operation_fn=_direct_call)
-    return outputs[0] if len(outputs) == 1 else outputs
+    return unpack_singleton(self._run_through_graph(self._standardize_inputs(inputs), operation_fn=_direct_call))
 
 
 #: layers that override ``compute_mask`` only to pass on the mask they are given

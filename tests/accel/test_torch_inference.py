@@ -34,17 +34,17 @@ def predictions(model, inputs, route, routed):
     return keras.ops.convert_to_numpy(model.predict_on_batch(inputs))
 
 
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_the_crnn_reads_the_same_without_calling_its_layers_through_keras(route, called_layers, precision):
+@pytest.mark.parametrize("precision,batch", [("float32", 4), ("mixed_bfloat16", 4), ("float32", 1)])
+def test_the_crnn_reads_the_same_without_calling_its_layers_through_keras(route, called_layers, precision, batch):
     keras.utils.set_random_seed(0)
     model = build_crnn("small", precision=precision)  # dropout, batch normalisation, bidirectional LSTMs
-    images = np.random.default_rng(0).uniform(size=(4, 32, 128, 1)).astype("float32")
+    images = np.random.default_rng(0).uniform(size=(batch, 32, 128, 1)).astype("float32")
     expected = predictions(model, images, route, False)
     assert set(called_layers) >= set(model.layers[1:])  # Keras's own path: every layer through __call__
     called_layers.clear()
     got = predictions(model, images, route, True)
     assert not set(called_layers) & set(model.layers)
-    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    assert got.shape == expected.shape and got.dtype == expected.dtype and np.array_equal(got, expected)
 
 
 def test_training_and_recorded_gradients_are_left_to_keras(route, called_layers):
