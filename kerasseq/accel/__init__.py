@@ -10,7 +10,7 @@ off again.
 Examples:
     >>> from kerasseq import accel
     >>> accel.enable()            # every route for the current backend
-    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'lean_inference']   # on PyTorch
+    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'weight_cache', 'lean_inference']   # on PyTorch
     >>> accel.disable(["channels_last"])
 
 A route that must be in place before its backend loads (``startup``) is applied by an
@@ -55,6 +55,10 @@ ROUTES = {
                            "PyTorch: convolutions and max pooling on channels-last views, without layout copies"),
     "fused_batchnorm": Route("torch", "kerasseq.accel.torch_batchnorm:use_fused_batchnorm",
                              "PyTorch: batch normalisation in PyTorch's fused kernel instead of separate tensor passes"),
+    "weight_cache": Route("torch", "kerasseq.accel.torch_weight_cache:use_weight_cache",
+                          "PyTorch: at inference each weight's mixed-precision cast, a convolution kernel's "
+                          "channels-last layout and an LSTM's fused-op weights are made once per weight value, "
+                          "not on every call"),
     "lean_inference": Route("torch", "kerasseq.accel.torch_inference:use_lean_inference",
                             "PyTorch: a functional model's inference calls each layer's call directly, without "
                             "Keras's per-layer __call__ bookkeeping"),

@@ -24,6 +24,7 @@ from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.utils.argument_validation import standardize_tuple
 
 from kerasseq.accel.keras_routes import keras_op, keras_original, replace, route
+from kerasseq.accel.torch_weight_cache import derived
 
 
 def use_channels_last_views(enabled=True):
@@ -87,7 +88,8 @@ def _viewed_conv(inputs, kernel, strides, padding, dilation_rate, bias=None):
     # cache blocks (a copy of the permuted 4-D view goes element by element, 2-4 times
     # slower for 512-channel kernels)
     height, width, channels, filters = kernel.shape
-    kernel = kernel.reshape(-1, filters).t().contiguous().view(filters, height, width, channels).permute(0, 3, 1, 2)
+    kernel = derived((kernel,), "channels_last_kernel", lambda: kernel.reshape(-1, filters).t().contiguous()
+                     .view(filters, height, width, channels).permute(0, 3, 1, 2))
     outputs = torch.nn.functional.conv2d(inputs.permute(0, 3, 1, 2), kernel, bias, stride=standardize_tuple(strides, 2, "strides"),
                                          padding=padding.lower(), dilation=standardize_tuple(dilation_rate, 2, "dilation_rate"))
     return outputs.permute(0, 2, 3, 1)
@@ -103,5 +105,30 @@ def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
         return keras_op("max_pool")(inputs, pool_size, strides, padding, data_format)
     window = standardize_tuple(pool_size, 2, "pool_size")
     strides = standardize_tuple(strides or window, 2, "strides")
+    if strides == window and not (torch.is_grad_enabled() and inputs.requires_grad) and _tiled(inputs.shape, window):
+        return _tiled_max(inputs, window)
     outputs = torch.nn.functional.max_pool2d(inputs.permute(0, 3, 1, 2), window, strides)
     return outputs.permute(0, 2, 3, 1)
+
+
+def _tiled(shape, window):
+    """Whether windows ``window`` (height, width) tile a (batch, height, width, channels) ``shape`` exactly."""
+    return shape[1] % window[0] == 0 and shape[2] % window[1] == 0
+
+
+def _tiled_max(inputs, window):
+    """Max pooling of channels-last ``inputs`` (batch, height, width, channels) over
+    non-overlapping ``window``s that tile it -> (batch, height / wh, width / ww, channels):
+    elementwise maxima of the windows' strided views, which run over whole channel rows
+    (PyTorch's channels-last pooling kernel took about twice as long at inference, where it
+    also finds each maximum's index for a backward pass; measurements in docs/measurements.md).
+    Inference only: a tie's gradient would be shared, where max pooling gives it to one input."""
+    import functools
+
+    import torch
+
+    batch, height, width, channels = inputs.shape
+    rows = inputs.reshape(batch, height // window[0], window[0], width, channels).unbind(2)
+    outputs = functools.reduce(torch.maximum, rows)
+    columns = outputs.reshape(batch, height // window[0], width // window[1], window[1], channels).unbind(3)
+    return functools.reduce(torch.maximum, columns)

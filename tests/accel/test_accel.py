@@ -9,7 +9,7 @@ from kerasseq import accel
 from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
-EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "lean_inference"],
+EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference"],
             "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}
@@ -26,11 +26,14 @@ from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.models.functional import Functional
 keras_lstm, keras_batchnorm, keras_conv_call, keras_functional_call = (backend.lstm, keras.layers.BatchNormalization.call,
                                                                        BaseConv.call, Functional.call)
+variable_class = backend.Variable
+keras_autocast = variable_class._maybe_autocast
 def routed():
     return ([n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else [])
             + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else [])
             + (["conv_bias"] if BaseConv.call is not keras_conv_call else [])
-            + (["functional_call"] if Functional.call is not keras_functional_call else []))
+            + (["functional_call"] if Functional.call is not keras_functional_call else [])
+            + (["weight_cast"] if variable_class._maybe_autocast is not keras_autocast else []))
 before = {"routed": routed(), "flags": os.environ.get("XLA_FLAGS", "")}
 args = sys.argv[1:]
 if args:
@@ -56,7 +59,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     result = state()
     assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
-    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias", "functional_call"}, "jax": {"conv", "max_pool"},
+    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias", "functional_call", "weight_cast"}, "jax": {"conv", "max_pool"},
               "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set

@@ -85,3 +85,39 @@ def test_the_crnn_runs_without_keras_convolutions_or_poolings(keras_calls):
     probabilities = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 128, 1), "float32")))
     assert keras_calls == [] and probabilities.shape == (2, 31, 11)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+
+
+def pooled(window, inputs, grad):
+    """A max pooling of ``window`` on ``inputs``: (its output, d(output · weights)/d(inputs) or None)."""
+    import torch
+
+    inputs = torch.tensor(inputs, requires_grad=grad)
+    with torch.set_grad_enabled(grad):
+        outputs = keras.layers.MaxPooling2D(window)(inputs)
+        if not grad:
+            return outputs.numpy(), None
+        (outputs * torch.arange(outputs.numel()).reshape(outputs.shape)).sum().backward()
+        return outputs.detach().numpy(), inputs.grad.numpy()
+
+
+@pytest.mark.parametrize("window", [(2, 2), (2, 1), (3, 2)])
+def test_tiled_windows_pool_as_keras_does_with_ties_and_nans(keras_calls, monkeypatch, window):
+    import torch
+
+    from kerasseq.accel.torch_layout import use_channels_last_views
+
+    # small integers: most windows hold ties; a NaN must win its window as in max pooling
+    inputs = np.random.default_rng(2).integers(0, 3, size=(2, 12, 16, 5)).astype("float32")
+    inputs[0, 0, 0, 0] = np.nan
+    try:
+        use_channels_last_views(False)
+        expected = [pooled(window, inputs, grad) for grad in (False, True)]
+    finally:
+        use_channels_last_views()
+    calls, torch_pool = [], torch.nn.functional.max_pool2d
+    monkeypatch.setattr(torch.nn.functional, "max_pool2d", lambda *a, **k: calls.append(a[0].requires_grad) or torch_pool(*a, **k))
+    got = [pooled(window, inputs, grad) for grad in (False, True)]
+    assert calls == [True]  # inference pools as maxima; training keeps the kernel that sends a tie's gradient to one input
+    for (output, gradient), (keras_output, keras_gradient) in zip(got, expected):
+        np.testing.assert_array_equal(output, keras_output)
+        np.testing.assert_array_equal(gradient, keras_gradient)
