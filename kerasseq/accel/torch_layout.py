@@ -14,8 +14,9 @@ in kind, so permuting their output back is a view as well. Its route
 padding or ``same`` with unit strides (PyTorch's own ``"same"``). A ``Conv2D`` layer's
 bias goes into the same kernel call, which adds it as it writes the output (and sums its
 gradient in the backward kernel), where Keras adds it in a pass of its own: on the small
-CRNN's reading at batch 64 those adds took 45 of 669 ms of kernel time. Outputs and
-gradients are Keras's to float32 rounding; every other case, traces and
+CRNN's reading at batch 64 those adds took 45 of 669 ms of kernel time. At inference a
+max pooling whose windows tile its input runs as elementwise maxima instead (exact).
+Outputs and gradients are Keras's to float32 rounding; every other case, traces and
 ``torch.compile``, and every other backend are left to Keras.
 """
 
