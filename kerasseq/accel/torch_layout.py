@@ -20,6 +20,8 @@ Outputs and gradients are Keras's to float32 rounding; every other case, traces 
 ``torch.compile``, and every other backend are left to Keras.
 """
 
+import functools
+
 import keras
 from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.utils.argument_validation import standardize_tuple
@@ -124,8 +126,6 @@ def _tiled_max(inputs, window):
     (PyTorch's channels-last pooling kernel took about twice as long at inference, where it
     also finds each maximum's index for a backward pass; measurements in docs/measurements.md).
     Inference only: a tie's gradient would be shared, where max pooling gives it to one input."""
-    import functools
-
     import torch
 
     batch, height, width, channels = inputs.shape

@@ -15,24 +15,28 @@ and the routes make, bit for bit.
 import importlib
 
 import keras
+from keras.src.backend import get_autocast_scope
 
 from kerasseq.accel.keras_routes import keras_original, replace
 
 _routed = False
-_torch_variable = None  # keras.src.backend.torch.core.Variable, once routed
+#: looked up once when routing starts: keras.src.backend.torch.core.Variable, its
+#: to_torch_dtype, and the module keras.src.backend.torch.rnn
+_torch_variable = _to_torch_dtype = _torch_rnn = None
 
 
 def use_weight_cache(enabled=True):
     """Route (``enabled``) or stop routing the PyTorch backend's weight casts and the
     routes' weight layouts through the cache. Idempotent; a no-op on other backends."""
-    global _routed, _torch_variable
+    global _routed, _torch_variable, _to_torch_dtype, _torch_rnn
     if keras.backend.backend() != "torch":
         return
-    from keras.src.backend.torch.core import Variable
+    from keras.src.backend.torch.core import Variable, to_torch_dtype
 
-    _torch_variable = Variable
+    _torch_variable, _to_torch_dtype = Variable, to_torch_dtype
+    _torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
     replace("torch", Variable, "_maybe_autocast", _cached_autocast, enabled)
-    replace("torch", importlib.import_module("keras.src.backend.torch.rnn"), "prepare_lstm_params", _cached_lstm_params, enabled)
+    replace("torch", _torch_rnn, "prepare_lstm_params", _cached_lstm_params, enabled)
     _routed = enabled
 
 
@@ -58,13 +62,10 @@ def derived(sources, name, make):
 def _cached_autocast(self, value):
     """``Variable._maybe_autocast``: ``value`` (the variable's tensor) in the autocast
     scope's dtype, kept per ``value`` and dtype at inference."""
-    from keras.src.backend import get_autocast_scope
-    from keras.src.backend.torch.core import to_torch_dtype
-
     keras_cast = keras_original(_torch_variable, "_maybe_autocast")
     scope = get_autocast_scope()
     if (scope is None or not self._autocast or scope.dtype is None or not value.is_floating_point()
-            or value.dtype == to_torch_dtype(scope.dtype)):
+            or value.dtype == _to_torch_dtype(scope.dtype)):
         return keras_cast(self, value)  # no cast to keep
     return derived((value,), ("autocast", scope.dtype), lambda: keras_cast(self, value))
 
@@ -73,6 +74,6 @@ def _cached_lstm_params(kernel, recurrent_kernel, bias, device):
     """``keras.src.backend.torch.rnn.prepare_lstm_params``: a Keras LSTM's kernel (input,
     4 units), recurrent kernel (units, 4 units) and bias (4 units,) or None -> the fused
     op's [weight_ih, weight_hh, bias_ih, bias_hh], kept at inference."""
-    keras_prepare = keras_original(importlib.import_module("keras.src.backend.torch.rnn"), "prepare_lstm_params")
+    keras_prepare = keras_original(_torch_rnn, "prepare_lstm_params")
     sources = (kernel, recurrent_kernel) if bias is None else (kernel, recurrent_kernel, bias)
     return derived(sources, ("lstm", str(device)), lambda: keras_prepare(kernel, recurrent_kernel, bias, device))
