@@ -10,7 +10,7 @@ off again.
 Examples:
     >>> from kerasseq import accel
     >>> accel.enable()            # every route for the current backend
-    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'weight_cache', 'lean_inference']   # on PyTorch
+    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'weight_cache', 'lean_inference', 'traced_inference']  # PyTorch
     >>> accel.disable(["channels_last"])
 
 A route that must be in place before its backend loads (``startup``) is applied by an
@@ -62,6 +62,9 @@ ROUTES = {
     "lean_inference": Route("torch", "kerasseq.accel.torch_inference:use_lean_inference",
                             "PyTorch: a functional model's inference calls each layer's call directly, without "
                             "Keras's per-layer __call__ bookkeeping"),
+    "traced_inference": Route("torch", "kerasseq.accel.torch_inference:use_traced_inference",
+                              "PyTorch: a functional model's inference replays a trace of its layers' PyTorch "
+                              "operations, recorded once per input shape, without the layers' Python"),
     "eigen_convolutions": Route("jax", "kerasseq.accel.jax_cpu_convolutions:use_eigen_cpu_convolutions",
                                 "JAX on a CPU (jaxlib 0.10-0.11): convolutions on XLA's Eigen kernels, not YNNPACK; "
                                 "an XLA flag, so it must come before JAX's first computation", reversible=False),

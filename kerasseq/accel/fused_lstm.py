@@ -6,15 +6,18 @@ over the time steps in Python, several small ops and their backward per step. It
 (``fused_lstm`` in :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`,
 sends Keras's CPU LSTMs to the fused op wherever Keras's own CUDA path would take it
 (tanh and sigmoid activations, a bias, no mask, not unrolled, not inside a trace or
-``torch.compile``). The results are the same to float32 rounding; every other case, and
-every other backend, is left to Keras.
+``torch.compile`` other than :mod:`kerasseq.accel.torch_trace`'s). The results are the
+same to float32 rounding; every other case, and every other backend, is left to Keras.
 """
 
 import importlib
 
 import keras
+from keras.src import backend
 
-_keras_lstm = None
+from kerasseq.accel.keras_routes import keras_original, replace
+from kerasseq.accel.torch_trace import recorded_elsewhere
+
 _torch_rnn = None  # keras.src.backend.torch.rnn, looked up once when routing starts
 
 
@@ -23,15 +26,11 @@ def use_fused_cpu_lstm(enabled=True):
 
     Idempotent; a no-op on other backends. Takes effect for layers called afterwards.
     """
-    global _keras_lstm, _torch_rnn
+    global _torch_rnn
     if keras.backend.backend() != "torch":
         return
-    from keras.src import backend
-
-    if _keras_lstm is None:
-        _keras_lstm = backend.lstm
-        _torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
-    backend.lstm = _fused_lstm if enabled else _keras_lstm
+    _torch_rnn = importlib.import_module("keras.src.backend.torch.rnn")
+    replace("torch", backend, "lstm", _fused_lstm, enabled)
 
 
 def _fused_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
@@ -50,11 +49,10 @@ def _fused_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
         and not unroll
         and activation in (keras.activations.tanh, keras.ops.tanh, torch.tanh)
         and recurrent_activation in (keras.activations.sigmoid, keras.ops.sigmoid, torch.sigmoid)
-        and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
+        and not recorded_elsewhere()
     )
     if not fusable:
-        return _keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
+        return keras_original(backend, "lstm")(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
                            recurrent_activation, return_sequences, go_backwards, unroll, batch_first)
     kernel = torch_rnn.convert_to_tensor(kernel)
     dtype = kernel.dtype

@@ -13,6 +13,20 @@ import keras
 KERAS_OPS = {}
 #: Keras's other functions and methods by (owner, name), kept the same way.
 KERAS_ORIGINALS = {}
+_generation = 0  # how many times a route has switched a function
+
+
+def generation():
+    """A number that changes whenever a route switches a function to its version or back:
+    what was recorded from the routed functions (a trace) is valid while it is unchanged."""
+    return _generation
+
+
+def _set(owner, name, function):
+    global _generation
+    if getattr(owner, name) is not function:
+        setattr(owner, name, function)
+        _generation += 1
 
 
 def keras_original(owner, name):
@@ -37,7 +51,7 @@ def replace(backend_name, owner, name, function, enabled=True):
     if keras.backend.backend() != backend_name:
         return
     keras_function = keras_original(owner, name)
-    setattr(owner, name, function if enabled else keras_function)
+    _set(owner, name, function if enabled else keras_function)
 
 
 def route(backend_name, replacements, enabled=True):
@@ -50,4 +64,4 @@ def route(backend_name, replacements, enabled=True):
 
     for name, function in replacements.items():
         keras_function = keras_op(name)
-        setattr(backend.nn, name, function if enabled else keras_function)
+        _set(backend.nn, name, function if enabled else keras_function)

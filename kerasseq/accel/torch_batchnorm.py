@@ -12,13 +12,15 @@ batch's statistics (the moving averages updated as Keras does, from the same bia
 variance, which the kernel hands back as 1 / sqrt(variance + epsilon)), in inference on
 the moving ones. Outputs, gradients and moving statistics are
 Keras's to float32 rounding. A mask, batch renormalisation, a channel with a single value
-per batch, traces and ``torch.compile``, and every other backend are left to Keras.
+per batch, traces (but :mod:`kerasseq.accel.torch_trace`'s) and ``torch.compile``, and every
+other backend are left to Keras.
 """
 
 import keras
 from keras import ops
 
 from kerasseq.accel.keras_routes import keras_original, replace
+from kerasseq.accel.torch_trace import recorded_elsewhere
 
 
 def use_fused_batchnorm(enabled=True):
@@ -45,7 +47,7 @@ def _fused_call(self, inputs, training=None, mask=None):
     values_per_channel = inputs.numel() // max(1, inputs.shape[axis])
     train = bool(training) and self.trainable
     if (mask is not None or self.renorm or (train and values_per_channel < 2)
-            or torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            or recorded_elsewhere()):
         return _keras_call(self, inputs, training=training, mask=mask)
     # Keras computes in float32 at least, since bfloat16 statistics overflow and round badly.
     # PyTorch's kernel does the same for bfloat16 or float16 activations given float32

@@ -13,22 +13,45 @@ converted to the layer's compute dtype as ``__call__`` converts them, the autoca
 policy), and ``training=False``. The outputs are Keras's own, bit for bit. Training,
 recorded gradients, masks (passed in, or made by a layer that computes one), a
 data-parallel distribution, traces and ``torch.compile``, and every other backend are left to Keras.
+
+Its second route (``traced_inference``), :func:`use_traced_inference`, replays the direct
+call from a trace recorded once per model and input shape (:mod:`kerasseq.accel.torch_trace`),
+in the same cases; a model that cannot be traced runs directly if ``lean_inference`` is on,
+else through Keras.
 """
 
 import contextlib
+import functools
 
 import keras
-from keras.src import backend
+from keras.src import backend, tree
 from keras.src.models.functional import Functional, unpack_singleton
 
+from kerasseq.accel import torch_trace
 from kerasseq.accel.keras_routes import keras_original, replace
+
+_switches = set()  # "lean", "traced": the routes on
 
 
 def use_lean_inference(enabled=True):
     """Route (``enabled``) or stop routing the PyTorch backend's functional-model inference
     to the direct layer calls. Idempotent; a no-op on other backends. Takes effect for
     models called afterwards."""
-    replace("torch", Functional, "call", _lean_call, enabled)
+    _switch("lean", enabled)
+
+
+def use_traced_inference(enabled=True):
+    """Route (``enabled``) or stop routing the PyTorch backend's functional-model inference
+    to replays of the direct layer calls' trace. Idempotent; a no-op on other backends.
+    Takes effect for models called afterwards."""
+    _switch("traced", enabled)
+
+
+def _switch(name, enabled):
+    if keras.backend.backend() != "torch":
+        return
+    (_switches.add if enabled else _switches.discard)(name)
+    replace("torch", Functional, "call", _lean_call, bool(_switches))
 
 
 def _keras_call(self, inputs, training=None, mask=None, **kwargs):
@@ -40,11 +63,23 @@ def _lean_call(self, inputs, training=None, mask=None, **kwargs):
     """``Functional.call``'s signature and results: the model's inputs -> its outputs."""
     import torch
 
-    if (training or mask is not None or kwargs or torch.is_grad_enabled() or torch.jit.is_tracing()
-            or torch.compiler.is_compiling() or keras.distribution.distribution() is not None
-            or not _leanable(self)):
+    if (training or mask is not None or kwargs or torch.is_grad_enabled() or torch_trace.recorded_elsewhere()
+            or keras.distribution.distribution() is not None or not _leanable(self)):
         return _keras_call(self, inputs, training=training, mask=mask, **kwargs)
-    return unpack_singleton(self._run_through_graph(self._standardize_inputs(inputs), operation_fn=_direct_call))
+    flat = tree.flatten(self._standardize_inputs(inputs))
+    outputs = None
+    if "traced" in _switches and not torch_trace.recording():  # a model inside a traced one is traced with it
+        outputs = torch_trace.replay(self, flat, functools.partial(_direct_run, self))
+    if outputs is None:
+        if "lean" not in _switches:
+            return _keras_call(self, inputs)
+        outputs = _direct_run(self, flat)
+    return unpack_singleton(outputs)
+
+
+def _direct_run(model, inputs):
+    """``model``'s outputs for its flat list of ``inputs``, each layer called directly."""
+    return model._run_through_graph(inputs, operation_fn=_direct_call)
 
 
 #: layers that override ``compute_mask`` only to pass on the mask they are given

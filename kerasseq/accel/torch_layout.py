@@ -16,8 +16,8 @@ bias goes into the same kernel call, which adds it as it writes the output (and 
 gradient in the backward kernel), where Keras adds it in a pass of its own: on the small
 CRNN's reading at batch 64 those adds took 45 of 669 ms of kernel time. At inference a
 max pooling whose windows tile its input runs as elementwise maxima instead (exact).
-Outputs and gradients are Keras's to float32 rounding; every other case, traces and
-``torch.compile``, and every other backend are left to Keras.
+Outputs and gradients are Keras's to float32 rounding; every other case, traces (but
+:mod:`kerasseq.accel.torch_trace`'s) and ``torch.compile``, and every other backend are left to Keras.
 """
 
 import functools
@@ -27,6 +27,7 @@ from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.utils.argument_validation import standardize_tuple
 
 from kerasseq.accel.keras_routes import keras_op, keras_original, replace, route
+from kerasseq.accel.torch_trace import recorded_elsewhere
 from kerasseq.accel.torch_weight_cache import derived
 
 
@@ -40,14 +41,11 @@ def use_channels_last_views(enabled=True):
 
 def _viewable(inputs, data_format):
     """Whether ``inputs`` is a 4-D channels-last tensor this module may take, outside a
-    trace or a compiled graph."""
-    import torch
-
+    trace or a compiled graph (but :mod:`kerasseq.accel.torch_trace`'s)."""
     return (
         inputs.ndim == 4
         and (data_format or keras.config.image_data_format()) == "channels_last"
-        and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
+        and not recorded_elsewhere()
     )
 
 

@@ -8,8 +8,8 @@ route (``weight_cache`` in :mod:`kerasseq.accel`), :func:`use_weight_cache`, kee
 these on the tensor it was made from, with that tensor's version counter (which every
 in-place change, such as ``Variable.assign`` or an optimizer step, advances), and makes it
 afresh only when the tensor has changed. Only while no gradient is being recorded: training
-makes them afresh as Keras does, so gradients flow through them. The values are those Keras
-and the routes make, bit for bit.
+makes them afresh as Keras does, so gradients flow through them, and so does a trace, so
+that it records them. The values are those Keras and the routes make, bit for bit.
 """
 
 import importlib
@@ -43,10 +43,12 @@ def use_weight_cache(enabled=True):
 def derived(sources, name, make):
     """``make()``, a tensor made from the tensors ``sources`` (a tuple), kept on
     ``sources[0]`` under ``name`` while the route is on, no gradient is recorded, and the
-    same ``sources`` are unchanged; otherwise made afresh."""
+    same ``sources`` are unchanged; otherwise, and in a trace (which would keep a kept
+    tensor as a constant), made afresh."""
     import torch
 
-    if not _routed or torch.is_grad_enabled() or any(source.is_inference() for source in sources):
+    if (not _routed or torch.is_grad_enabled() or torch.jit.is_tracing()
+            or any(source.is_inference() for source in sources)):
         return make()
     owner, others = sources[0], tuple(sources[1:])
     versions = tuple(source._version for source in sources)

@@ -9,7 +9,7 @@ from kerasseq import accel
 from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
-EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference"],
+EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference", "traced_inference"],
             "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}

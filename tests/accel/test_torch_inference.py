@@ -11,14 +11,14 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="rout
 
 @pytest.fixture
 def route():
-    """The route's switch; the suite's setting is restored afterwards."""
-    from keras.src.models.functional import Functional
-
+    """The route's switch, the trace's route off; the suite's setting is restored afterwards."""
     from kerasseq.accel import torch_inference
 
-    was_routed = Functional.call is torch_inference._lean_call
+    was_on = set(torch_inference._switches)
+    torch_inference.use_traced_inference(False)
     yield torch_inference.use_lean_inference
-    torch_inference.use_lean_inference(was_routed)
+    torch_inference.use_lean_inference("lean" in was_on)
+    torch_inference.use_traced_inference("traced" in was_on)
 
 
 @pytest.fixture

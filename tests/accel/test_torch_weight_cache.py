@@ -11,16 +11,19 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="rout
 
 @pytest.fixture
 def cache():
-    """The route's switch, with the other PyTorch routes on as the scripts have them; the
-    suite's setting is restored afterwards."""
+    """The route's switch, with the other PyTorch routes on as the scripts have them but
+    the trace's (which reads no weights after recording); the suite's setting is restored
+    afterwards."""
     from kerasseq import accel
     from kerasseq.accel import torch_weight_cache
 
     was_enabled = accel.enabled()
     accel.enable(["fused_lstm", "channels_last", "fused_batchnorm", "lean_inference"])
+    accel.disable(["traced_inference"])
     yield torch_weight_cache.use_weight_cache
     torch_weight_cache.use_weight_cache("weight_cache" in was_enabled)
     accel.disable([name for name in accel.enabled() if name not in was_enabled])
+    accel.enable([name for name in was_enabled if name not in accel.enabled()])
 
 
 @pytest.fixture
@@ -98,3 +101,17 @@ def test_training_makes_weights_afresh_so_gradients_reach_the_variables(cache, w
     assert kernel.grad is not None and torch.count_nonzero(kernel.grad) > 0
     model(torch.rand(2, 32, 128, 1), training=True)
     assert weight_makers["cast"] > made["cast"] and weight_makers["lstm"] == made["lstm"] + 4
+
+
+def test_a_trace_records_the_weights_it_reads_instead_of_taking_kept_ones(cache):
+    import torch
+
+    from kerasseq.accel.torch_weight_cache import derived
+
+    cache(True)
+    weight = torch.ones(3)
+    with torch.no_grad():
+        derived((weight,), "doubled", lambda: weight * 2)  # kept for this weight
+        # a kept tensor would enter the trace as a constant: the trace must make it from its input
+        doubled = torch.jit.trace(lambda w: derived((w,), "doubled", lambda: w * 2), (weight,))
+        assert torch.equal(doubled(torch.full((3,), 5.0)), torch.full((3,), 10.0))
