@@ -1,6 +1,7 @@
-"""Helpers the tests share: paths, running scripts and code in fresh interpreters, and
-JAX gradients. Fixtures live in conftest.py."""
+"""Helpers the tests share: paths, running scripts and code in fresh interpreters, JAX
+gradients, and the speed routes restored. Fixtures live in conftest.py."""
 
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -9,6 +10,23 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+@contextlib.contextmanager
+def routes_restored():
+    """On exit, :mod:`kerasseq.accel`'s routes as they were on entry, however the body
+    switched them (through ``accel`` or a route's own switch)."""
+    from kerasseq import accel
+
+    was_enabled = accel.enabled()
+    try:
+        yield
+    finally:
+        others = [name for name in accel.ROUTES if name not in was_enabled]
+        if others:  # an empty list would name every route
+            accel.disable(others)
+        if was_enabled:
+            accel.enable(was_enabled)  # each switched on again, even one switched off directly
+
 
 #: Short words the tiny model learns to read perfectly.
 TINY_WORDS = ["cat", "dog", "sun", "map", "Key", "BOX", "42", "708"]

@@ -52,8 +52,9 @@ def _fused_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurren
         and not recorded_elsewhere()
     )
     if not fusable:
-        return keras_original(backend, "lstm")(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
-                           recurrent_activation, return_sequences, go_backwards, unroll, batch_first)
+        return keras_original(backend, "lstm")(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel,
+                                               bias, activation, recurrent_activation, return_sequences, go_backwards,
+                                               unroll, batch_first)
     kernel = torch_rnn.convert_to_tensor(kernel)
     dtype = kernel.dtype
     inputs = inputs.to(dtype)

@@ -8,14 +8,16 @@ small CRNN's reading (batch 32, CPU, bfloat16) that was about half of the batch
 :mod:`kerasseq.accel` records the PyTorch operations of one direct call with
 ``torch.jit.trace`` (:func:`replay`), the model's variables among the trace's inputs, and
 replays that record for later batches, so that only PyTorch's graph executor runs between
-the kernels (and no random number is drawn: see :func:`_record`). A trace is kept per model, input shapes, dtypes and devices, autocast dtype,
-variables and routing (:func:`kerasseq.accel.keras_routes.generation`), and is made afresh
-when any of these changes; every call passes the variables' current values, so weights
-assigned or trained since are the ones used. A trace records only the path the Python took,
-so only models built of Keras's own layers whose inference depends on their inputs' shapes
-alone (:data:`SHAPE_ONLY_LAYERS`) are traced, and only where the call reads only the model's
-variables and assigns none (a stateful RNN's state is neither); for other models, or if tracing fails, :func:`replay` returns None and the caller runs the
-model itself. The outputs are those of the direct call, bit for bit.
+the kernels (and no random number is drawn: see :func:`_record`). A trace is kept per model,
+input shapes, dtypes and devices, autocast dtype, variables and routing
+(:func:`kerasseq.accel.keras_routes.generation`), and is made afresh when any of these
+changes; every call passes the variables' current values, so weights assigned or trained
+since are the ones used. A trace records only the path the Python took, so only models built
+of Keras's own layers whose inference depends on their inputs' shapes alone
+(:data:`SHAPE_ONLY_LAYERS`) are traced, and only where the call reads only the model's
+variables and assigns none (a stateful RNN's state is neither); for other models, or if
+tracing fails, :func:`replay` returns None and the caller runs the model itself. The
+outputs are those of the direct call, bit for bit.
 """
 
 import warnings

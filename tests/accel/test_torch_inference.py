@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kerasseq.ocr.recognizer import build_crnn
+from tests.helpers import routes_restored
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="routes the PyTorch backend only")
 
@@ -14,11 +15,9 @@ def route():
     """The route's switch, the trace's route off; the suite's setting is restored afterwards."""
     from kerasseq.accel import torch_inference
 
-    was_on = set(torch_inference._switches)
-    torch_inference.use_traced_inference(False)
-    yield torch_inference.use_lean_inference
-    torch_inference.use_lean_inference("lean" in was_on)
-    torch_inference.use_traced_inference("traced" in was_on)
+    with routes_restored():
+        torch_inference.use_traced_inference(False)
+        yield torch_inference.use_lean_inference
 
 
 @pytest.fixture

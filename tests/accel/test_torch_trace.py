@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kerasseq.ocr.recognizer import build_crnn
+from tests.helpers import routes_restored
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="routes the PyTorch backend only")
 
@@ -19,13 +20,11 @@ def traced(monkeypatch):
     from kerasseq import accel
     from kerasseq.accel import torch_inference
 
-    was_enabled = accel.enabled()
-    accel.enable(["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference"])
-    runs, direct_run = [], torch_inference._direct_run
-    monkeypatch.setattr(torch_inference, "_direct_run", lambda model, inputs: runs.append(model) or direct_run(model, inputs))
-    yield types.SimpleNamespace(switch=torch_inference.use_traced_inference, runs=runs)
-    accel.disable([name for name in accel.enabled() if name not in was_enabled])
-    accel.enable([name for name in was_enabled if name not in accel.enabled()])
+    with routes_restored():
+        accel.enable(["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference"])
+        runs, direct_run = [], torch_inference._direct_run
+        monkeypatch.setattr(torch_inference, "_direct_run", lambda model, inputs: runs.append(model) or direct_run(model, inputs))
+        yield types.SimpleNamespace(switch=torch_inference.use_traced_inference, runs=runs)
 
 
 def read(model, images):

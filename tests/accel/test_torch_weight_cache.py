@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kerasseq.ocr.recognizer import build_crnn
+from tests.helpers import routes_restored
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch", reason="routes the PyTorch backend only")
 
@@ -17,13 +18,10 @@ def cache():
     from kerasseq import accel
     from kerasseq.accel import torch_weight_cache
 
-    was_enabled = accel.enabled()
-    accel.enable(["fused_lstm", "channels_last", "fused_batchnorm", "lean_inference"])
-    accel.disable(["traced_inference"])
-    yield torch_weight_cache.use_weight_cache
-    torch_weight_cache.use_weight_cache("weight_cache" in was_enabled)
-    accel.disable([name for name in accel.enabled() if name not in was_enabled])
-    accel.enable([name for name in was_enabled if name not in accel.enabled()])
+    with routes_restored():
+        accel.enable(["fused_lstm", "channels_last", "fused_batchnorm", "lean_inference"])
+        accel.disable(["traced_inference"])
+        yield torch_weight_cache.use_weight_cache
 
 
 @pytest.fixture
