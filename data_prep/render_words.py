@@ -5,6 +5,7 @@ from kerasseq.cli import make_parser, parse, run
 
 def main(argv=None):
     from data_prep.rendering import EFFECTS, RenderOptions, read_lexicon, render_dataset
+    from kerasseq.data.font_record import read_names
 
     parser = make_parser(__doc__)
     parser.add_argument("--out", required=True, help="folder for the images and labels.tsv")
@@ -19,7 +20,10 @@ def main(argv=None):
                         help="keep every face of K font families out of training (instead of --holdout-fonts)")
     parser.add_argument("--holdout-seed", type=int,
                         help="seed of the held-out choice (default: --seed), so that parts rendered with other seeds hold out the same fonts")
-    parser.add_argument("--val-share", type=float, default=0.1, help="with --holdout-fonts/--holdout-families: share of images drawn in held-out fonts")
+    parser.add_argument("--holdout-list", metavar="FILE",
+                        help="hold out every family with a face named in FILE (font file names, one a line, "
+                             "e.g. a model's NAME.heldout.txt), whatever fonts were installed since")
+    parser.add_argument("--val-share", type=float, default=0.1, help="with a held-out choice: share of images drawn in held-out fonts")
     parser.add_argument("--digit-share", type=float, default=0.1, help="share of digit strings")
     parser.add_argument("--height", type=int, default=32, help="image height in pixels (0: natural size)")
     parser.add_argument("--max-height", type=int, default=0, help="draw each image's height from --height..this")
@@ -30,9 +34,10 @@ def main(argv=None):
     options = RenderOptions(disabled=tuple(args.disable), digit_share=args.digit_share, height=args.height,
                             max_height=args.max_height, image_format=args.format)
     words = read_lexicon(args.lexicon) if args.lexicon else None
+    holdout_list = read_names(args.holdout_list) if args.holdout_list else None
     rows = render_dataset(args.out, args.count, words=words, fonts=args.fonts, seed=args.seed, workers=args.workers,
                           charset=args.charset, holdout_fonts=args.holdout_fonts, holdout_families=args.holdout_families,
-                          holdout_seed=args.holdout_seed, val_share=args.val_share,
+                          holdout_seed=args.holdout_seed, val_share=args.val_share, holdout_list=holdout_list,
                           options=options, progress=not args.quiet)
     held = sorted({row[2] for row in rows if row[3] == "val"})
     print(f"wrote {len(rows)} images and labels.tsv to {args.out}" + (f"; validation fonts: {', '.join(held)}" if held else ""))

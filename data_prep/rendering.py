@@ -144,14 +144,16 @@ def load_font(font, size):
 
 
 def covers(font, characters):
-    """True if ``font`` has a glyph of its own for every one of ``characters``
-    (a missing glyph draws the same box as an unassigned code point)."""
+    """True if ``font`` draws a glyph of its own, with ink, for every one of ``characters``
+    (a missing glyph draws the same box as an unassigned code point; fonts-levien-museum's
+    Museum maps its digits to empty glyphs)."""
     try:
         face = load_font(font, 24)
     except OSError:
         return False
     missing = bytes(face.getmask("\ufffe"))
-    return all(bytes(face.getmask(c)) != missing for c in characters if not c.isspace())
+    drawn = (bytes(face.getmask(c)) for c in characters if not c.isspace())
+    return all(mask != missing and any(mask) for mask in drawn)
 
 
 #: Glyph names that say nothing of the glyph (CID-keyed and some converted fonts).
@@ -199,11 +201,43 @@ def _has_hole(mask):
     return hierarchy is not None and bool((hierarchy[0][:, 3] >= 0).any())
 
 
+#: Letters whose capital has another shape in any plain face (unlike c/C, o/O, s/S).
+_CASED_LETTERS = "abdeghnqr"
+
+
+def _glyph_mask(face, character):
+    """The (H, W) uint8 ink of ``character`` in the Pillow ``face``, cropped to its box."""
+    glyph = face.getmask(character)
+    return np.asarray(glyph, dtype=np.uint8).reshape(glyph.size[::-1])
+
+
+def _glyph_shape(face, character, size=24):
+    """The ink of ``character`` in the Pillow ``face``, scaled to a (size, size) bool mask."""
+    mask = _glyph_mask(face, character)
+    if not mask.size:
+        return np.zeros((size, size), bool)
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 100
+
+
+def draws_capitals_for_lowercase(font):
+    """True when ``font`` draws most lower-case letters as capitals, whatever their size:
+    caps-only display faces (Bebas Neue, Beteckna, titling faces) and small capitals under
+    the letters' own glyph names. Their lower-case labels cannot be read from the picture.
+    A letter counts as a capital when its ink, scaled to a square, overlaps the capital's
+    by more than 80% (intersection over union); most means 4 of _CASED_LETTERS's 9."""
+    face = load_font(font, 64)
+    same = 0
+    for letter in _CASED_LETTERS:
+        lower, upper = _glyph_shape(face, letter), _glyph_shape(face, letter.upper())
+        same += (lower & upper).sum() > 0.8 * max(1, (lower | upper).sum())
+    return same >= 4
+
+
 def draws_framed_letters(font):
     """True when every one of _OPEN_CHARACTERS draws with a counter: a decorated face
     (Linux Biolinum Keyboard draws each letter inside a key cap)."""
     face = load_font(font, 48)
-    masks = [np.asarray(face.getmask(c), dtype=np.uint8).reshape(face.getmask(c).size[::-1]) for c in _OPEN_CHARACTERS]
+    masks = [_glyph_mask(face, c) for c in _OPEN_CHARACTERS]
     return all(mask.size and _has_hole(np.pad(mask, 2)) for mask in masks)
 
 
@@ -212,12 +246,15 @@ def draws_plain_characters(font, characters):
     """True if ``font`` draws every one of ``characters`` as that character: a glyph of
     its own, named as the character in the font's character map, and not inside a frame.
     Symbol-encoded and pictograph fonts (URW's Dingbats and Standard Symbols), small-caps
-    faces and key-cap faces fail; Pillow's embedded font passes."""
+    and caps-only faces (when ``characters`` has lower-case letters) and key-cap faces
+    fail; Pillow's embedded font passes."""
     if not covers(font, characters):
         return False
     if font == PILLOW_FONT:
         return True
-    return _glyph_names_are_letters(font, characters) and not draws_framed_letters(font)
+    cased = any(letter in characters for letter in _CASED_LETTERS)
+    return (_glyph_names_are_letters(font, characters) and not draws_framed_letters(font)
+            and not (cased and draws_capitals_for_lowercase(font)))
 
 
 def usable_fonts(fonts, charset):
@@ -368,9 +405,17 @@ def _render_chunk(indexes):
     return [render_one(_JOB, index) for index in indexes]
 
 
-def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0):
+def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0, holdout_list=None):
     """(training fonts, held-out fonts) of the usable ``fonts``: ``holdout_fonts`` fonts,
-    or every face of ``holdout_families`` families, drawn by ``seed``."""
+    or every face of ``holdout_families`` families, drawn by ``seed``; or, given
+    ``holdout_list`` (font file names, e.g. a model's NAME.heldout.txt), every face of
+    each family with a face named there, so fonts installed since do not move the choice."""
+    if holdout_list is not None:
+        listed = set(holdout_list)
+        held_names = {font_family(f) for f in fonts if os.path.basename(f) in listed}
+        if not held_names:
+            raise DataError("none of the fonts of the held-out list is among the usable fonts here")
+        return ([f for f in fonts if font_family(f) not in held_names], [f for f in fonts if font_family(f) in held_names])
     if holdout_families:
         families = by_family(fonts)
         if holdout_families >= len(families):
@@ -386,7 +431,8 @@ def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0):
 
 
 def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charset=DEFAULT_CHARSET,
-                   holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0, holdout_seed=None):
+                   holdout_fonts=0, val_share=0.1, options=None, progress=True, holdout_families=0, holdout_seed=None,
+                   holdout_list=None):
     """Render ``count`` word images into ``out`` and write ``out/labels.tsv``.
 
     Each image is drawn in a font family picked uniformly, then one of its faces, so a
@@ -394,7 +440,8 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
     Each labels.tsv row: ``relative/path<TAB>text<TAB>font<TAB>split``; split is ``val``
     for images drawn in the fonts kept out of training (chosen by ``holdout_seed``,
     default ``seed``): the ``holdout_fonts`` fonts, or every face of the
-    ``holdout_families`` families. Returns the rows.
+    ``holdout_families`` families, or the families of ``holdout_list``'s font file names
+    (see :func:`split_fonts`). Returns the rows.
     """
     options = options or RenderOptions()
     unknown = set(options.disabled) - set(EFFECTS)
@@ -409,7 +456,8 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
     fonts, unusable = usable_fonts(find_fonts(fonts), charset)
     if not fonts:
         raise DataError(f"no font draws every character of the charset (tried {len(unusable)})")
-    train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed if holdout_seed is None else holdout_seed)
+    train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed if holdout_seed is None else holdout_seed,
+                                         holdout_list)
     job = RenderJob(
         out=out, seed=seed, words=words, charset=charset,
         train_families=list(by_family(train_fonts).values()), val_families=list(by_family(val_fonts).values()),

@@ -18,7 +18,8 @@ def record_paths(model_path):
     return stem + ".fonts.txt", stem + ".heldout.txt"
 
 
-def _names(path):
+def read_names(path):
+    """The font file names in ``path``, one a line (blank lines skipped)."""
     with open(path, encoding="utf-8") as handle:
         return [line.strip() for line in handle if line.strip()]
 
@@ -29,7 +30,7 @@ def read_font_record(model_path):
     paths = record_paths(model_path)
     if not all(os.path.isfile(path) for path in paths):
         return None
-    return tuple(_names(path) for path in paths)
+    return tuple(read_names(path) for path in paths)
 
 
 def write_font_record(model_path, training, held_out):

@@ -177,3 +177,78 @@ def test_held_out_families_keep_every_face_of_a_family_out_of_training(tmp_path)
     assert max(counts.values()) < 2 * min(counts.values())
     with pytest.raises(DataError, match="leaves no training family"):
         split_fonts(fonts, holdout_families=4)
+
+
+def test_a_held_out_list_keeps_its_families_out_whatever_fonts_come_later(tmp_path):
+    from data_prep.rendering import font_family, split_fonts
+
+    fonts = [bundled(name) for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "cmr10.ttf")]
+    later = fonts + [bundled(name) for name in ("DejaVuSansMono.ttf", "STIXGeneral.ttf", "cmss10.ttf")]
+    # a model's record names one face; every face of its family is held out, in either font set
+    for installed in (fonts, later):
+        train, held = split_fonts(installed, holdout_list=["DejaVuSans-Bold.ttf", "gone.ttf"])
+        assert sorted(held) == [bundled("DejaVuSans-Bold.ttf"), bundled("DejaVuSans.ttf")]
+        assert sorted(train + held) == sorted(installed)
+    with pytest.raises(DataError, match="none of the fonts of the held-out list"):
+        split_fonts(fonts, holdout_list=["gone.ttf"])
+    # from the command line, as a model's NAME.heldout.txt
+    from data_prep.render_words import main
+
+    listed = tmp_path / "model.heldout.txt"
+    listed.write_text("cmr10.ttf\n")
+    assert main(["--out", str(tmp_path / "out"), "--count", "60", "--fonts", *later, "--holdout-list", str(listed),
+                 "--val-share", "0.5", "--workers", "1", "--quiet"]) == 0
+    rows = [line.split("\t") for line in (tmp_path / "out" / "labels.tsv").read_text().splitlines()]
+    assert {row[2] for row in rows if row[3] == "val"} == {"cmr10.ttf"}
+    assert "cmr10.ttf" not in {row[2] for row in rows if row[3] == "train"} and font_family(bundled("cmr10.ttf"))
+
+
+def edited_font(tmp_path, name, edit):
+    """DejaVu Sans saved as ``name`` after ``edit(glyf table, hmtx table, cmap)``."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(bundled("DejaVuSans.ttf"))
+    edit(font["glyf"], font["hmtx"], font.getBestCmap())
+    path = str(tmp_path / name)
+    font.save(path)
+    return path
+
+
+def test_faces_that_draw_lower_case_as_capitals_are_not_usable(tmp_path):
+    import copy
+
+    from data_prep.rendering import draws_capitals_for_lowercase
+
+    def capitals_for_lower_case(glyf, hmtx, cmap):
+        for letter in "abcdefghijklmnopqrstuvwxyz":
+            glyf[cmap[ord(letter)]] = copy.deepcopy(glyf[cmap[ord(letter.upper())]])
+            hmtx[cmap[ord(letter)]] = hmtx[cmap[ord(letter.upper())]]
+
+    caps = edited_font(tmp_path, "CapsOnly.ttf", capitals_for_lower_case)
+    assert draws_capitals_for_lowercase(caps) and not draws_plain_characters(caps, ALNUM)
+    assert draws_plain_characters(caps, Charset.from_spec("digits").characters)  # no lower case to misdraw
+    for name in ("DejaVuSans.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf", "cmr10.ttf", "cmtt10.ttf"):
+        assert not draws_capitals_for_lowercase(bundled(name)), name
+
+
+@pytest.mark.parametrize("name", ["bebas-neue/BebasNeue-Regular.otf", "bebas-neue/BebasNeue-Thin.otf"])
+def test_bebas_neue_draws_capitals_for_lower_case(name):
+    # fonts-bebas-neue: "hello" draws as "HELLO", a label the picture cannot show
+    path = os.path.join(SYSTEM_OPENTYPE, name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not installed (Debian's fonts-bebas-neue)")
+    assert not draws_plain_characters(path, ALNUM)
+
+
+def test_a_face_with_empty_glyphs_for_some_characters_is_not_usable(tmp_path):
+    from fontTools.ttLib.tables._g_l_y_f import Glyph
+
+    from data_prep.rendering import covers
+
+    def empty_digits(glyf, hmtx, cmap):
+        for digit in "0123456789":
+            glyf[cmap[ord(digit)]] = Glyph()  # no contours: the digit draws nothing
+
+    blank = edited_font(tmp_path, "BlankDigits.ttf", empty_digits)
+    assert covers(blank, "abcXYZ") and not covers(blank, "abc012")
+    assert not draws_plain_characters(blank, ALNUM)
