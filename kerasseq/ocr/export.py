@@ -1,10 +1,41 @@
 """Exporting the inference model for serving, and checking the export reads the same."""
 
+import os
+import shutil
+
 import numpy as np
 
+from kerasseq.data.font_record import record_paths
 from kerasseq.errors import ModelError
+from kerasseq.ocr.recognizer import Recognizer
 
 FORMATS = ("tf_saved_model", "onnx")
+
+
+def inference_copy(model, precision="float32"):
+    """A new :class:`Recognizer` with ``model``'s architecture and weights that computes in
+    ``precision`` (a model trained in ``mixed_bfloat16`` reads in float32 on any CPU), and
+    carries no optimizer: what a training run's ``model.keras`` becomes when it is shipped."""
+    architecture = {**model.architecture, "precision": precision}
+    copy = Recognizer(model.charset.characters, architecture, model.preprocess_mode, name=model.name)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def save_for_reading(model_path, path, precision="float32"):
+    """Write :func:`inference_copy` of the ``.keras`` recogniser ``model_path`` to ``path``
+    (a ``.keras`` file), with its font record (``NAME.fonts.txt``, ``NAME.heldout.txt``)
+    copied beside it when it has one. Returns the copy."""
+    from kerasseq.ocr.predictor import load_recognizer
+
+    if not str(path).endswith(".keras"):
+        raise ModelError(f"a keras export is a .keras file, got {path}")
+    copy = inference_copy(load_recognizer(model_path), precision)
+    copy.save(path)
+    for source, target in zip(record_paths(model_path), record_paths(str(path))):
+        if os.path.isfile(source):
+            shutil.copyfile(source, target)
+    return copy
 
 
 def export_recognizer(model, path, export_format="tf_saved_model"):

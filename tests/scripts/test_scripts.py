@@ -173,10 +173,11 @@ def test_training_without_a_validation_split_trains_and_says_so(rendered, tmp_pa
 @pytest.mark.parametrize("export_format, backend, artefact", [
     ("tf_saved_model", "tensorflow", "saved/saved_model.pb"),
     ("onnx", "torch", "model.onnx"),
+    ("keras", "jax", "words.keras"),
 ])
 def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, backend, artefact):
     path, _, _ = tiny_model
-    out = tmp_path / ("saved" if export_format == "tf_saved_model" else "model.onnx")
+    out = tmp_path / {"tf_saved_model": "saved", "onnx": "model.onnx", "keras": "words.keras"}[export_format]
     result = run_script("export_model", "--model", path, "--out", out, "--format", export_format, backend=backend)
     assert result.returncode == 0, result.stderr
     difference = float(re.search(r"largest difference from Keras on 4 images: (\S+)", result.stdout).group(1))
