@@ -410,19 +410,19 @@ def split_fonts(fonts, holdout_fonts=0, holdout_families=0, seed=0, holdout_list
     or every face of ``holdout_families`` families, drawn by ``seed``; or, given
     ``holdout_list`` (font file names, e.g. a model's NAME.heldout.txt), every face of
     each family with a face named there, so fonts installed since do not move the choice."""
-    if holdout_list is not None:
-        listed = set(holdout_list)
-        held_names = {font_family(f) for f in fonts if os.path.basename(f) in listed}
-        if not held_names:
-            raise DataError("none of the fonts of the held-out list is among the usable fonts here")
-        return ([f for f in fonts if font_family(f) not in held_names], [f for f in fonts if font_family(f) in held_names])
-    if holdout_families:
-        families = by_family(fonts)
-        if holdout_families >= len(families):
-            raise DataError(f"--holdout-families {holdout_families} leaves no training family: "
-                            f"only {len(families)} families among the usable fonts")
-        names = sorted(families)
-        held_names = {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:holdout_families]}
+    if holdout_list is not None or holdout_families:
+        if holdout_list is not None:
+            listed = set(holdout_list)
+            held_names = {font_family(f) for f in fonts if os.path.basename(f) in listed}
+            if not held_names:
+                raise DataError("none of the fonts of the held-out list is among the usable fonts here")
+        else:
+            families = by_family(fonts)
+            if holdout_families >= len(families):
+                raise DataError(f"--holdout-families {holdout_families} leaves no training family: "
+                                f"only {len(families)} families among the usable fonts")
+            names = sorted(families)
+            held_names = {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:holdout_families]}
         return ([f for f in fonts if font_family(f) not in held_names], [f for f in fonts if font_family(f) in held_names])
     if holdout_fonts >= len(fonts):
         raise DataError(f"--holdout-fonts {holdout_fonts} leaves no training font: only {len(fonts)} usable fonts")

@@ -23,7 +23,7 @@ def main(argv=None):
     model = load_recognizer(args.model)
     images = np.random.default_rng(0).integers(0, 256, (4, 32, 128, 1), dtype=np.uint8)
     if args.format == "keras":
-        save_for_reading(args.model, args.out)
+        save_for_reading(model, args.model, args.out)
         exported = predict_probabilities(load_recognizer(args.out), images)
     else:
         export_recognizer(model, args.out, args.format)

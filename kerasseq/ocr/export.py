@@ -1,11 +1,8 @@
 """Exporting the inference model for serving, and checking the export reads the same."""
 
-import os
-import shutil
-
 import numpy as np
 
-from kerasseq.data.font_record import record_paths
+from kerasseq.data.font_record import read_font_record, write_font_record
 from kerasseq.errors import ModelError
 from kerasseq.ocr.recognizer import Recognizer
 
@@ -22,19 +19,17 @@ def inference_copy(model, precision="float32"):
     return copy
 
 
-def save_for_reading(model_path, path, precision="float32"):
-    """Write :func:`inference_copy` of the ``.keras`` recogniser ``model_path`` to ``path``
-    (a ``.keras`` file), with its font record (``NAME.fonts.txt``, ``NAME.heldout.txt``)
-    copied beside it when it has one. Returns the copy."""
-    from kerasseq.ocr.predictor import load_recognizer
-
+def save_for_reading(model, model_path, path, precision="float32"):
+    """Write :func:`inference_copy` of ``model``, loaded from the ``.keras`` file
+    ``model_path``, to ``path`` (a ``.keras`` file), with the font record of
+    ``model_path`` written beside it when it has one. Returns the copy."""
     if not str(path).endswith(".keras"):
         raise ModelError(f"a keras export is a .keras file, got {path}")
-    copy = inference_copy(load_recognizer(model_path), precision)
+    copy = inference_copy(model, precision)
     copy.save(path)
-    for source, target in zip(record_paths(model_path), record_paths(str(path))):
-        if os.path.isfile(source):
-            shutil.copyfile(source, target)
+    record = read_font_record(model_path)
+    if record:
+        write_font_record(str(path), *record)
     return copy
 
 

@@ -23,7 +23,7 @@ def test_a_bfloat16_run_ships_as_a_float32_reader_with_its_weights_and_font_reco
     write_font_record(run, ["Train-Regular.ttf"], ["Held-Out.ttf"])
 
     shipped_path = tmp_path / "words.keras"
-    save_for_reading(run, shipped_path)
+    save_for_reading(load_recognizer(run), run, shipped_path)
     shipped = load_recognizer(str(shipped_path))
     assert {layer.dtype_policy.name for layer in shipped.layers if layer.weights} == {"float32"}
     assert shipped.architecture == {**trained.architecture, "precision": "float32"}
@@ -33,4 +33,4 @@ def test_a_bfloat16_run_ships_as_a_float32_reader_with_its_weights_and_font_reco
     # the same reading as the bfloat16 original, to bfloat16's precision
     assert np.abs(predict_probabilities(shipped, images) - predict_probabilities(trained, images)).max() < 0.05
     with pytest.raises(ModelError, match="a keras export is a .keras file"):
-        save_for_reading(run, tmp_path / "words.h5")
+        save_for_reading(trained, run, tmp_path / "words.h5")
