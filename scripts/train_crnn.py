@@ -21,6 +21,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", action="store_true", help="random contrast, brightness and noise while training")
     parser.add_argument("--clipnorm", type=float, default=0, help="clip gradient norm (0: off)")
+    parser.add_argument("--init-from", default="", metavar="MODEL",
+                        help="fine-tune: start from the weights of this saved reader (same --preset and charset), "
+                             "e.g. kerasseq/resources/words_alnum.keras")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="mixed_bfloat16: compute in bfloat16 on float32 weights (faster on GPUs and on CPUs with AVX512-BF16 or AMX; see README)")
@@ -33,7 +36,7 @@ def main(argv=None):
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_minutes=args.max_minutes, patience=args.patience, seed=args.seed, augment=args.augment,
         resume=args.resume, clipnorm=args.clipnorm, distribute=args.distribute, precision=args.precision,
-        epoch_images=args.epoch_images,
+        epoch_images=args.epoch_images, init_from=args.init_from,
     )
     summary = train_recognizer(args.data, args.out, config)
     if not summary["val_images"]:

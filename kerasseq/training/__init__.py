@@ -1,3 +1,3 @@
 """Training a recogniser: the loop and its configuration (:mod:`trainer`), its callbacks
 (:mod:`callbacks`), resumable commits (:mod:`resume`), data-parallel devices
-(:mod:`distribute`) and learning curves against CPU-hours (:mod:`learning_curves`)."""
+(:mod:`distribute`), starting from a saved reader (:mod:`fine_tuning`) and learning curves against CPU-hours (:mod:`learning_curves`)."""

@@ -17,6 +17,7 @@ from kerasseq.ocr.ctc_loss import CTCLoss, check_labels
 from kerasseq.ocr.recognizer import build_crnn
 from kerasseq.training.callbacks import KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.training.distribute import data_parallel, single_device
+from kerasseq.training.fine_tuning import fine_tuned_record, load_initial_weights
 from kerasseq.training.resume import ResumableState
 
 MODEL_FILE = "model.keras"
@@ -44,6 +45,9 @@ class TrainConfig:
     precision: str = "float32"
     #: images per epoch (0: one pass over the training split); see WordImageBatches
     epoch_images: int = 0
+    #: a saved recogniser of the same preset and charset to start from ("": fresh weights);
+    #: see :mod:`kerasseq.training.fine_tuning`
+    init_from: str = ""
 
 
 def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
@@ -106,7 +110,8 @@ def train_recognizer(data, out, config=None, verbose=1):
     keeps it, and ``config.resume`` continues from it to the same result as an
     uninterrupted run. A loss that turns NaN or infinite stops the run with a
     :class:`TrainingError` naming the epoch and batch; the checkpoint and the backup keep
-    the last good epoch. ``config.distribute`` trains data-parallel over every local
+    the last good epoch. ``config.init_from`` starts from a saved recogniser's weights
+    (see :mod:`kerasseq.training.fine_tuning`). ``config.distribute`` trains data-parallel over every local
     device (see :mod:`kerasseq.training.distribute`).
     """
     config = config or TrainConfig()
@@ -116,6 +121,8 @@ def train_recognizer(data, out, config=None, verbose=1):
         raise DataError(f"the training split of {data} is empty")
     backup = _prepare_run_dir(out, config.resume)
     fonts = dataset_fonts(data)
+    if config.init_from:
+        fonts = fine_tuned_record(fonts, config.init_from)
     if fonts:
         write_font_record(os.path.join(out, MODEL_FILE), *fonts)
     parallel = data_parallel() if config.distribute else single_device()
@@ -126,6 +133,8 @@ def train_recognizer(data, out, config=None, verbose=1):
         for split in (train_split, val_split):
             for shard in split.shards:
                 check_labels(shard.labels, model.time_steps)
+        if config.init_from and not config.resume:  # a resumed run restores its own weights
+            load_initial_weights(model, config.init_from)
         compile_recognizer(model, config.learning_rate, config.clipnorm)
         train_batches = WordImageBatches(train_split, config.batch_size, shuffle=True, augment_images=config.augment, seed=config.seed,
                                          epoch_images=config.epoch_images)
