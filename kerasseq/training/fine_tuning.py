@@ -3,7 +3,7 @@
 Fine-tuning goes on from a saved reader, the shipped one or a run's, on new data: the
 network built for the run takes the saved weights, the optimizer starts afresh. The saved
 reader's font record joins the run's, so the run's model still lists every font it has
-seen; a validation font the saved reader trained on is refused, since its accuracy would
+seen and every one it has not; a validation font the saved reader trained on is refused, since its accuracy would
 no longer be held out.
 """
 
@@ -30,8 +30,9 @@ def load_initial_weights(model, path):
 def fine_tuned_record(data_fonts, path):
     """The font record of a run on data with fonts ``data_fonts`` ((training names, held-out
     names) or None) that starts from the model in ``path``: (training names, held-out
-    names), the training ones joined with the saved model's; None when either is unknown.
-    DataError when a held-out font is one the saved model trained on."""
+    names), each joined with the saved model's, less the held-out fonts the run trains on;
+    None when either record is unknown. DataError when a held-out font of the data is one
+    the saved model trained on."""
     start = read_font_record(path)
     if data_fonts is None or start is None:
         return None
@@ -40,4 +41,5 @@ def fine_tuned_record(data_fonts, path):
     if overlap:
         raise DataError(f"{len(overlap)} validation font(s) of the data, {overlap[0]} first, trained the model in {path}; "
                         "render with --holdout-list beside it (its .heldout.txt) so the validation stays unseen")
-    return sorted(seen | set(data_fonts[0])), sorted(data_fonts[1])
+    training = seen | set(data_fonts[0])
+    return sorted(training), sorted((set(start[1]) | set(data_fonts[1])) - training)
