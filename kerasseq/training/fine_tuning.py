@@ -3,8 +3,8 @@
 Fine-tuning goes on from a saved reader, the shipped one or a run's, on new data: the
 network built for the run takes the saved weights, the optimizer starts afresh. The saved
 reader's font record joins the run's, so the run's model still lists every font it has
-seen and every one it has not; a validation font the saved reader trained on is refused, since its accuracy would
-no longer be held out.
+seen and every one it has not; a validation font the saved reader trained on is refused,
+since its accuracy would no longer be held out.
 """
 
 from kerasseq.data.font_record import read_font_record
@@ -21,10 +21,10 @@ def load_initial_weights(model, path):
     if source.charset.characters != model.charset.characters:
         raise DataError(f"{path} reads the charset {source.charset.characters!r}, the data {model.charset.characters!r}: "
                         "fine-tuning needs the same characters")
-    shapes = [tuple(weight.shape) for weight in model.weights]
-    if [tuple(weight.shape) for weight in source.weights] != shapes:
-        raise DataError(f"{path} is another network than the run's {model.name} (pass the --preset it was trained with)")
-    model.set_weights(source.get_weights())
+    try:
+        model.set_weights(source.get_weights())  # Keras checks the count and shape of every weight
+    except ValueError:
+        raise DataError(f"{path} is another network than the run's {model.name} (pass the --preset it was trained with)") from None
 
 
 def fine_tuned_record(data_fonts, path):
