@@ -10,7 +10,7 @@ off again.
 Examples:
     >>> from kerasseq import accel
     >>> accel.enable()            # every route for the current backend
-    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'weight_cache', 'lean_inference', 'traced_inference']  # PyTorch
+    ['fused_lstm', 'channels_last', 'fused_batchnorm', 'fused_adam', 'weight_cache', 'lean_inference', 'traced_inference']  # PyTorch
     >>> accel.disable(["channels_last"])
 
 A route that must be in place before its backend loads (``startup``) is applied by an
@@ -55,6 +55,9 @@ ROUTES = {
                            "PyTorch: convolutions and max pooling on channels-last views, without layout copies"),
     "fused_batchnorm": Route("torch", "kerasseq.accel.torch_batchnorm:use_fused_batchnorm",
                              "PyTorch: batch normalisation in PyTorch's fused kernel instead of separate tensor passes"),
+    "fused_adam": Route("torch", "kerasseq.accel.torch_fused_adam:use_fused_adam",
+                        "PyTorch on a CPU: Keras's Adam updates all the variables and moments in one pass of "
+                        "PyTorch's fused Adam kernel instead of a dozen whole-model tensor passes"),
     "weight_cache": Route("torch", "kerasseq.accel.torch_weight_cache:use_weight_cache",
                           "PyTorch: at inference each weight's mixed-precision cast, a convolution kernel's "
                           "channels-last layout and an LSTM's fused-op weights are made once per weight value, "

@@ -9,13 +9,13 @@ from kerasseq import accel
 from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
-EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "weight_cache", "lean_inference", "traced_inference"],
+EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "fused_adam", "weight_cache", "lean_inference", "traced_inference"],
             "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}
 
 STATE = """
-import json, os, sys
+import importlib, json, os, sys
 import keras
 from keras.src import backend
 import kerasseq, kerasseq.ocr.recognizer, kerasseq.tasks.common
@@ -28,12 +28,16 @@ keras_lstm, keras_batchnorm, keras_conv_call, keras_functional_call = (backend.l
                                                                        BaseConv.call, Functional.call)
 variable_class = backend.Variable
 keras_autocast = variable_class._maybe_autocast
+adam_class = (importlib.import_module("keras.src.backend.torch.optimizers.torch_adam").Adam
+              if keras.backend.backend() == "torch" else None)
+keras_adam_step = getattr(adam_class, "_parallel_update_step", None)
 def routed():
     return ([n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else [])
             + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else [])
             + (["conv_bias"] if BaseConv.call is not keras_conv_call else [])
             + (["functional_call"] if Functional.call is not keras_functional_call else [])
-            + (["weight_cast"] if variable_class._maybe_autocast is not keras_autocast else []))
+            + (["weight_cast"] if variable_class._maybe_autocast is not keras_autocast else [])
+            + (["adam_step"] if getattr(adam_class, "_parallel_update_step", None) is not keras_adam_step else []))
 before = {"routed": routed(), "flags": os.environ.get("XLA_FLAGS", "")}
 args = sys.argv[1:]
 if args:
@@ -59,7 +63,8 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     result = state()
     assert result["before"] == {"routed": [], "flags": ""}  # models built, tasks imported: Keras untouched
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
-    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias", "functional_call", "weight_cast"}, "jax": {"conv", "max_pool"},
+    routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias", "functional_call", "weight_cast", "adam_step"},
+              "jax": {"conv", "max_pool"},
               "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set
