@@ -6,7 +6,10 @@ differentiates that loop. TensorFlow also has ``BlockLSTMV2``, one CPU kernel fo
 whole sequence with Keras's gate order (input, forget, cell, output), and its gradient
 kernel ``BlockLSTMGradV2``. TensorFlow registers the wrong gradient for it (that of
 ``BlockLSTM``, whose gates are ordered input, cell, forget, output), so this module
-differentiates it with ``BlockLSTMGradV2`` itself. Its route (``tf_fused_lstm`` in
+differentiates it itself (:func:`_sequence_gradients`): only the recurrence runs step by
+step, and the input, weight and bias gradients are whole-sequence matrix products after it,
+where ``BlockLSTMGradV2`` forms them step by step, 2 to 4 times slower on a 2-core Xeon
+(measurements in ``docs/measurements.md``). Its route (``tf_fused_lstm`` in
 :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
 wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
 unrolled), not in float64, on a CPU, in a graph XLA does not compile. Results are Keras's
@@ -97,12 +100,48 @@ def _fused(sequence, h0, c0, weights, bias):
         def gradient(dh, dc):
             dh = tf.zeros_like(gates.h) if dh is None else dh
             dc = tf.zeros_like(gates.cs) if dc is None else dc
-            grads = tf.raw_ops.BlockLSTMGradV2(
-                seq_len_max=steps, x=sequence, cs_prev=c0, h_prev=h0, w=weights, wci=peephole, wcf=peephole,
-                wco=peephole, b=bias, i=gates.i, cs=gates.cs, f=gates.f, o=gates.o, ci=gates.ci, co=gates.co, h=gates.h,
-                cs_grad=dc, h_grad=dh, use_peephole=False)
-            return grads.x_grad, grads.h_prev_grad, grads.cs_prev_grad, grads.w_grad, grads.b_grad
+            return _sequence_gradients(sequence, h0, c0, weights, gates, dh, dc)
 
         return (gates.h, gates.cs), gradient
 
     return block(sequence, h0, c0, weights, bias)
+
+
+def _sequence_gradients(sequence, h0, c0, weights, gates, dh, dc):
+    """What ``BlockLSTMGradV2`` computes, faster: from the block kernel's inputs
+    (``sequence`` (time, batch, features), states ``h0``, ``c0`` (batch, units), ``weights``
+    (features + units, 4 units)), its per-step ``gates`` (i, cs, f, o, ci, co, h, each
+    (time, batch, units)) and the gradients ``dh``, ``dc`` of every step's h and c ->
+    gradients of the sequence, h0, c0, the weights and the bias (4 units,).
+
+    Going back in time, each step's gradient of the gates' pre-activations (input,
+    forget, cell, output) comes from the h and c gradients reaching it, and sends h's on
+    through the recurrent kernel; the rest are products over all steps at once."""
+    import tensorflow as tf
+
+    features = tf.shape(sequence)[2]
+    i, f, o, ci, co = gates.i, gates.f, gates.o, gates.ci, gates.co
+    cs_prev = tf.concat([c0[None], gates.cs[:-1]], 0)
+    # per step: d(c)/d(h) through the output gate, and each gate's derivative factor times
+    # what multiplies it (c's gradient for the first three, h's for the output gate)
+    h_to_c = o * (1 - co * co)
+    factors = tf.concat([ci * i * (1 - i), cs_prev * f * (1 - f), i * (1 - ci * ci), co * o * (1 - o)], -1)
+    recurrent_transposed = tf.transpose(weights[features:])  # (4 units, units)
+
+    def step(t, dh_next, dc_next, gate_gradients):
+        dh_t = dh[t] + dh_next
+        dc_t = dc[t] + dc_next + dh_t * h_to_c[t]
+        gate_gradient = tf.concat([dc_t, dc_t, dc_t, dh_t], -1) * factors[t]  # (batch, 4 units)
+        return (t - 1, tf.matmul(gate_gradient, recurrent_transposed), dc_t * f[t],
+                gate_gradients.write(t, gate_gradient))
+
+    steps = tf.shape(sequence)[0]
+    _, dh0, dc0, gate_gradients = tf.while_loop(
+        lambda t, *_: t >= 0, step,
+        (steps - 1, tf.zeros_like(h0), tf.zeros_like(c0), tf.TensorArray(sequence.dtype, size=steps)))
+    gate_gradients = gate_gradients.stack()
+    flat = tf.reshape(gate_gradients, [-1, tf.shape(gate_gradients)[2]])  # (time * batch, 4 units)
+    h_prev = tf.concat([h0[None], gates.h[:-1]], 0)
+    step_inputs = tf.reshape(tf.concat([sequence, h_prev], -1), [tf.shape(flat)[0], -1])
+    sequence_gradient = tf.reshape(tf.matmul(flat, weights[:features], transpose_b=True), tf.shape(sequence))
+    return sequence_gradient, dh0, dc0, tf.matmul(step_inputs, flat, transpose_a=True), tf.reduce_sum(flat, 0)
