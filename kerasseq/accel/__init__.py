@@ -81,6 +81,9 @@ ROUTES = {
     "tf_fused_batchnorm": Route("tensorflow", "kerasseq.accel.tf_batchnorm:use_fused_batchnorm",
                                 "TensorFlow: channels-last batch normalisation in its fused kernel instead of separate "
                                 "graph operations"),
+    "tf_fused_adam": Route("tensorflow", "kerasseq.accel.tf_adam:use_fused_adam",
+                           "TensorFlow: Keras's Adam updates each variable and its moments in one ResourceApplyAdam "
+                           "kernel instead of about ten graph operations"),
     "onednn": Route("tensorflow", "kerasseq.accel.tf_onednn:use_onednn_cpu_kernels",
                     "TensorFlow on a CPU: oneDNN kernels also where TensorFlow leaves them off (AVX2-only CPUs); "
                     "an environment setting read when TensorFlow is imported, so it must come before Keras",

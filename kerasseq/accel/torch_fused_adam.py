@@ -38,6 +38,11 @@ def use_fused_adam(enabled=True):
     replace("torch", _torch_adam.Adam, "_parallel_update_step", _fused_update_step, enabled)
 
 
+def _keras_update_step(self, grads, variables, learning_rate):
+    """Keras's own ``Adam._parallel_update_step``, for the cases the route leaves to it."""
+    return keras_original(_torch_adam.Adam, "_parallel_update_step")(self, grads, variables, learning_rate)
+
+
 def _fused_update_step(self, grads, variables, learning_rate):
     """``Adam._parallel_update_step``: one step on the Keras ``variables`` (a list) from
     their ``grads`` (PyTorch tensors of the same shapes) at ``learning_rate`` (a scalar),
@@ -46,7 +51,7 @@ def _fused_update_step(self, grads, variables, learning_rate):
 
     values = [variable.value for variable in variables]
     if not values or any(value.device.type != "cpu" or value.dtype != torch.float32 for value in values + list(grads)):
-        return keras_original(_torch_adam.Adam, "_parallel_update_step")(self, grads, variables, learning_rate)
+        return _keras_update_step(self, grads, variables, learning_rate)
     indices = [self._get_variable_index(variable) for variable in variables]
     step = int(keras.ops.convert_to_numpy(self.iterations)) + 1
     epsilon = self.epsilon / math.sqrt(1 - self.beta_2 ** step)  # Keras's epsilon, where PyTorch adds it

@@ -10,7 +10,7 @@ from tests.helpers import python_output
 
 BACKEND = keras.backend.backend()
 EXPECTED = {"torch": ["fused_lstm", "channels_last", "fused_batchnorm", "fused_adam", "weight_cache", "lean_inference", "traced_inference"],
-            "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "onednn"]}
+            "jax": ["eigen_convolutions", "reshape_max_pool", "winograd"], "tensorflow": ["tf_fused_lstm", "tf_fused_batchnorm", "tf_fused_adam", "onednn"]}
 #: routes that cannot be undone once the backend has started
 LASTING = {"torch": [], "jax": ["eigen_convolutions"], "tensorflow": ["onednn"]}
 
@@ -28,16 +28,17 @@ keras_lstm, keras_batchnorm, keras_conv_call, keras_functional_call = (backend.l
                                                                        BaseConv.call, Functional.call)
 variable_class = backend.Variable
 keras_autocast = variable_class._maybe_autocast
-adam_class = (importlib.import_module("keras.src.backend.torch.optimizers.torch_adam").Adam
-              if keras.backend.backend() == "torch" else None)
-keras_adam_step = getattr(adam_class, "_parallel_update_step", None)
+adam_module, adam_step = {"torch": ("keras.src.backend.torch.optimizers.torch_adam", "_parallel_update_step")}.get(
+    keras.backend.backend(), ("keras.src.optimizers.adam", "update_step"))
+adam_class = importlib.import_module(adam_module).Adam
+keras_adam_step = getattr(adam_class, adam_step)
 def routed():
     return ([n for n, f in keras_ops.items() if getattr(backend.nn, n) is not f] + (["lstm"] if backend.lstm is not keras_lstm else [])
             + (["batchnorm"] if keras.layers.BatchNormalization.call is not keras_batchnorm else [])
             + (["conv_bias"] if BaseConv.call is not keras_conv_call else [])
             + (["functional_call"] if Functional.call is not keras_functional_call else [])
             + (["weight_cast"] if variable_class._maybe_autocast is not keras_autocast else [])
-            + (["adam_step"] if getattr(adam_class, "_parallel_update_step", None) is not keras_adam_step else []))
+            + (["adam_step"] if getattr(adam_class, adam_step) is not keras_adam_step else []))
 before = {"routed": routed(), "flags": os.environ.get("XLA_FLAGS", "")}
 args = sys.argv[1:]
 if args:
@@ -65,7 +66,7 @@ def test_importing_kerasseq_routes_nothing_and_enable_routes_this_backends_ops()
     assert result["after"]["enabled"] == EXPECTED[BACKEND]
     routed = {"torch": {"conv", "max_pool", "lstm", "batchnorm", "conv_bias", "functional_call", "weight_cast", "adam_step"},
               "jax": {"conv", "max_pool"},
-              "tensorflow": {"lstm", "batchnorm"}}[BACKEND]
+              "tensorflow": {"lstm", "batchnorm", "adam_step"}}[BACKEND]
     assert set(result["after"]["routed"]) == routed
     # disable gives Keras its ops back; the XLA flag and oneDNN cannot be taken back once set
     assert result["restored"] == [] and result["left"] == LASTING[BACKEND]
