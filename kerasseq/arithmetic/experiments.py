@@ -569,10 +569,16 @@ class RunLog:
 
 def worker_pool(jobs):
     """An executor for the experiments: ``jobs`` spawned worker processes (each imports
-    Keras with this process's ``KERAS_BACKEND``), or for ``jobs`` = 1 this process, which
-    runs each call when it is submitted (``map`` lazily, as the builtin)."""
+    Keras with this process's ``KERAS_BACKEND`` and turns on the speed routes this process
+    has on, so that a run computes alike in any worker), or for ``jobs`` = 1 this process,
+    which runs each call when it is submitted (``map`` lazily, as the builtin)."""
     if jobs > 1:
-        return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        from kerasseq import accel
+
+        routes = accel.enabled()  # a startup route's setting reaches the workers through the environment
+        return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=accel.enable if routes else None,
+                                                      initargs=(routes,) if routes else ())
     return _InProcess()
 
 
