@@ -3,7 +3,7 @@
 Keras 3.15 updates each variable in its Adam step with about ten separate graph operations,
 each a pass over the variable (the moments' differences and products, the square root,
 the quotient, three assignments); on the blog CRNN's 6.6 million weights these took about
-a tenth of a bfloat16 training step on a 2-core Xeon (measurements in
+a tenth of a bfloat16 training step on a 2-core CPU (measurements in
 ``docs/measurements.md``). TensorFlow's ``ResourceApplyAdam`` kernel computes the same step,
 Keras's formula with the epsilon added to the square root of the second moment, in one pass
 that updates the variable and both moments in place. Its route (``tf_fused_adam`` in

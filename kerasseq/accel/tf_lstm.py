@@ -8,8 +8,8 @@ kernel ``BlockLSTMGradV2``. TensorFlow registers the wrong gradient for it (that
 ``BlockLSTM``, whose gates are ordered input, cell, forget, output), so this module
 differentiates it itself (:func:`_sequence_gradients`): only the recurrence runs step by
 step, and the input, weight and bias gradients are whole-sequence matrix products after it,
-where ``BlockLSTMGradV2`` forms them step by step, 2 to 4 times slower on a 2-core Xeon
-(measurements in ``docs/measurements.md``). Its route (``tf_fused_lstm`` in
+where ``BlockLSTMGradV2`` forms the weight gradient step by step, 2 to 4 times slower on a
+2-core CPU (measurements in ``docs/measurements.md``). Its route (``tf_fused_lstm`` in
 :mod:`kerasseq.accel`), :func:`use_fused_cpu_lstm`, sends Keras's TensorFlow LSTMs there
 wherever Keras's cuDNN path would take them (tanh and sigmoid, a bias, no mask, not
 unrolled), not in float64, on a CPU, in a graph XLA does not compile. Results are Keras's

@@ -2,9 +2,9 @@
 
 Keras 3.15 updates Adam's variables on PyTorch with a dozen ``torch._foreach_*`` calls a
 step, most of which make new tensors the size of all the weights (the squared gradients,
-the scaled moments, their square roots and the quotients); on the blog CRNN's 6.6 million
-weights that took 46 ms a step on a 2-core Xeon, against 14 ms for ``torch.optim.Adam``'s
-default and 3 ms for its fused kernel (measurements in ``docs/measurements.md``). Its route
+the scaled moments, their square roots and the quotients); for the blog CRNN's 6.6 million
+weights that took 16 ms of a training step on a 2-core CPU, and PyTorch's fused kernel 4 ms
+(measurements in ``docs/measurements.md``). Its route
 (``fused_adam`` in :mod:`kerasseq.accel`), :func:`use_fused_adam`, sends the update step of
 Keras's ``Adam`` (and so ``AdamW``, whose weight decay Keras applies before the step) to
 ``torch._fused_adam_``, which updates each variable and both moments in place in one pass.
@@ -12,7 +12,7 @@ Keras's ``Adam`` (and so ``AdamW``, whose weight decay Keras applies before the 
 The step is Keras's: PyTorch divides the moments' bias corrections in differently, which
 comes to Keras's ``epsilon`` scaled by ``1 / sqrt(1 - beta_2 ** t)``, passed so; AMSGrad
 included. The results are Keras's to float32 rounding. Variables on another device than
-the CPU, of mixed dtypes or other than float32, are left to Keras, as is every other
+the CPU or other than float32 are left to Keras, as is every other
 optimizer and backend; the gradient clipping, accumulation, loss scaling, weight decay and
 moving averages that Keras applies around the step are unchanged.
 """
