@@ -24,6 +24,8 @@ def main(argv=None):
     parser.add_argument("--init-from", default="", metavar="MODEL",
                         help="fine-tune: start from the weights of this saved reader (same --preset and charset), "
                              "e.g. kerasseq/resources/words_alnum.keras")
+    parser.add_argument("--keep-epochs", action="store_true",
+                        help="also keep every epoch's model in OUT/epochs/, e.g. to average the last ones (scripts/average_weights.py)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="mixed_bfloat16: compute in bfloat16 on float32 weights (faster on GPUs and on CPUs with AVX512-BF16 or AMX; see README)")
@@ -36,7 +38,7 @@ def main(argv=None):
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_minutes=args.max_minutes, patience=args.patience, seed=args.seed, augment=args.augment,
         resume=args.resume, clipnorm=args.clipnorm, distribute=args.distribute, precision=args.precision,
-        epoch_images=args.epoch_images, init_from=args.init_from,
+        epoch_images=args.epoch_images, init_from=args.init_from, keep_epochs=args.keep_epochs,
     )
     summary = train_recognizer(args.data, args.out, config)
     if not summary["val_images"]:

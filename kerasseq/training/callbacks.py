@@ -1,7 +1,8 @@
 """Training callbacks: recognition metrics per epoch, a guard against unsound epochs,
-atomic best checkpoint, time limit, Ctrl-C."""
+atomic best checkpoint, every epoch's model, time limit, Ctrl-C."""
 
 import math
+import os
 import signal
 import threading
 import time
@@ -100,6 +101,23 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
                 self.best = score
                 self.kept += 1
         logs[KEPT_MODELS] = self.kept
+
+
+class EpochSnapshots(keras.callbacks.Callback):
+    """Saves the model of every sound epoch (see :class:`EpochGuard`) as
+    ``folder/epoch-NNNN.keras`` (NNNN counted from 1), each through a temporary file and a
+    rename: the weights along a run, for averaging (:mod:`kerasseq.training.weight_averaging`)."""
+
+    def __init__(self, folder, guard):
+        super().__init__()
+        self.folder = folder
+        self.guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.epoch_is_sound():
+            os.makedirs(self.folder, exist_ok=True)
+            with atomic.replacing(os.path.join(self.folder, f"epoch-{epoch + 1:04d}.keras"), ".keras") as temporary:
+                self.model.save(temporary)
 
 
 class TimeLimit(keras.callbacks.Callback):

@@ -15,7 +15,8 @@ from kerasseq.data.font_record import dataset_fonts, write_font_record
 from kerasseq.errors import DataError, TrainingError
 from kerasseq.ocr.ctc_loss import CTCLoss, check_labels
 from kerasseq.ocr.recognizer import build_crnn
-from kerasseq.training.callbacks import KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, RecognitionMetrics, StopOnInterrupt, TimeLimit
+from kerasseq.training.callbacks import (KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, EpochSnapshots, RecognitionMetrics,
+                                         StopOnInterrupt, TimeLimit)
 from kerasseq.training.distribute import data_parallel, single_device
 from kerasseq.training.fine_tuning import fine_tuned_record, load_initial_weights
 from kerasseq.training.resume import ResumableState
@@ -24,6 +25,7 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 BACKUP_DIR = "backup"
+EPOCHS_DIR = "epochs"
 
 
 @dataclasses.dataclass
@@ -48,6 +50,8 @@ class TrainConfig:
     #: a saved recogniser of the same preset and charset to start from ("": fresh weights);
     #: see :mod:`kerasseq.training.fine_tuning`
     init_from: str = ""
+    #: also keep every epoch's model in ``out/epochs/`` (for weight averaging)
+    keep_epochs: bool = False
 
 
 def compile_recognizer(model, learning_rate=1e-3, clipnorm=0.0):
@@ -100,7 +104,8 @@ def best_model_callbacks(model_path, guard, has_val, patience):
 def train_recognizer(data, out, config=None, verbose=1):
     """Train a recogniser on dataset folder(s) ``data``; writes ``out/model.keras`` (best
     validation word accuracy, ties to the lower loss; lowest loss without a validation
-    split), ``history.csv`` and ``training_curves.png``, and, where the datasets list the
+    split), ``history.csv`` and ``training_curves.png`` (with ``config.keep_epochs``, every
+    sound epoch's model as ``epochs/epoch-NNNN.keras`` too), and, where the datasets list the
     fonts of their images, the model's font record (``model.fonts.txt``: the training
     split's fonts, ``model.heldout.txt``: the validation split's; see
     :mod:`kerasseq.data.font_record`). Returns a summary dict.
@@ -158,6 +163,8 @@ def train_recognizer(data, out, config=None, verbose=1):
         callbacks += [RecognitionMetrics(val_split, config.metric_samples)] if has_val else []
         interrupt = StopOnInterrupt()
         callbacks += [interrupt, guard, checkpoint, early_stopping, reduce_rate, keras.callbacks.CSVLogger(history_path, append=config.resume)]
+        if config.keep_epochs:
+            callbacks.append(EpochSnapshots(os.path.join(out, EPOCHS_DIR), guard))
         if config.max_minutes:
             callbacks.append(TimeLimit(config.max_minutes))
         callbacks.append(state)  # last: it commits what the callbacks before it did

@@ -11,7 +11,7 @@ from kerasseq.cli import run
 from tests.helpers import TINY_WORDS, load_script, run_script
 
 SCRIPTS = ["render_words", "preprocess", "train_crnn", "predict", "evaluate", "export_model", "demo", "bench_data",
-           "train_task", "bench_tasks", "nalu_arithmetic", "bench_crnn", "bench_readers", "plot_learning_curves"]
+           "train_task", "bench_tasks", "nalu_arithmetic", "bench_crnn", "bench_readers", "plot_learning_curves", "average_weights"]
 
 
 def call(name, args, capsys):
