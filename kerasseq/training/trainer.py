@@ -15,8 +15,7 @@ from kerasseq.data.font_record import dataset_fonts, write_font_record
 from kerasseq.errors import DataError, TrainingError
 from kerasseq.ocr.ctc_loss import CTCLoss, check_labels
 from kerasseq.ocr.recognizer import build_crnn
-from kerasseq.training.callbacks import (KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, EpochSnapshots, RecognitionMetrics,
-                                         StopOnInterrupt, TimeLimit)
+from kerasseq.training.callbacks import KEPT_MODELS, AtomicBestCheckpoint, CpuClock, EpochGuard, EpochSnapshots, RecognitionMetrics, StopOnInterrupt, TimeLimit
 from kerasseq.training.distribute import data_parallel, single_device
 from kerasseq.training.fine_tuning import fine_tuned_record, load_initial_weights
 from kerasseq.training.resume import ResumableState
