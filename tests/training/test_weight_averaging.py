@@ -17,10 +17,17 @@ def weights(model):
     return [np.asarray(w) for w in model.get_weights()]
 
 
-def test_a_run_keeps_every_epoch_and_their_average_is_the_mean_of_each_weight(dataset, tmp_path):
-    out = tmp_path / "run"
-    config = TrainConfig(preset="small", epochs=2, batch_size=16, seed=0, keep_epochs=True)
+@pytest.fixture(scope="module")
+def kept_run(dataset, tmp_path_factory):
+    """A 2-epoch mixed-bfloat16 run of the small preset with --keep-epochs: its folder."""
+    out = tmp_path_factory.mktemp("kept") / "run"
+    config = TrainConfig(preset="small", epochs=2, batch_size=16, seed=0, keep_epochs=True, precision="mixed_bfloat16")
     train_recognizer(str(dataset), str(out), config, verbose=0)
+    return out
+
+
+def test_a_run_keeps_every_epoch_and_their_average_is_the_mean_of_each_weight(kept_run):
+    out = kept_run
     kept = sorted(os.listdir(out / "epochs"))
     assert kept == ["epoch-0001.keras", "epoch-0002.keras"]
     first, second = (weights(load_recognizer(str(out / "epochs" / name))) for name in kept)
@@ -60,10 +67,8 @@ def test_recalibrated_statistics_are_the_mean_and_variance_of_each_batch_norm_in
     np.testing.assert_allclose(inference, training, rtol=0, atol=5e-3)
 
 
-def test_the_script_averages_a_runs_last_epochs_into_a_float32_reader_with_its_font_record(dataset, tmp_path, capsys):
-    run_folder = tmp_path / "run"
-    config = TrainConfig(preset="small", epochs=2, batch_size=16, seed=0, keep_epochs=True, precision="mixed_bfloat16")
-    train_recognizer(str(dataset), str(run_folder), config, verbose=0)
+def test_the_script_averages_a_runs_last_epochs_into_a_float32_reader_with_its_font_record(kept_run, dataset, tmp_path, capsys):
+    run_folder = kept_run
     out = tmp_path / "averaged.keras"
     code, _, err = call("average_weights", ["--run", run_folder, "--last", 3, "--data", dataset, "--out", out], capsys)
     assert code == 2 and err == f"error: {run_folder} keeps 2 epoch(s) in epochs/, --last asks for 3 (train with --keep-epochs)\n"
