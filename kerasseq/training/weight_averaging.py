@@ -8,6 +8,8 @@ are measured again: the exact mean and variance, per channel, of every batch-nor
 layer's input over training images, under the averaged weights.
 """
 
+import itertools
+
 import keras
 import numpy as np
 from tqdm import tqdm
@@ -21,7 +23,7 @@ def average_recognizers(paths):
     saved in ``paths`` (``.keras`` files of one network and charset, e.g. a run's
     ``epochs/epoch-NNNN.keras``); it computes as the first of them does. Its batch-norm
     statistics are the means too, until :func:`recalibrate_batchnorm` measures them.
-    DataError when fewer than one path is given or the networks differ."""
+    DataError when no path is given or the networks differ."""
     if not paths:
         raise DataError("no models to average")
     model = load_recognizer(paths[0])
@@ -52,10 +54,9 @@ def recalibrate_batchnorm(model, batches, max_batches=0, progress=False):
     squares = [np.zeros(layer.moving_mean.shape, np.float64) for layer in layers]
     counts = [0] * len(layers)  # values per channel: images x height x width of each layer's input
     images_seen = 0
-    total = min(len(batches), max_batches) if max_batches and hasattr(batches, "__len__") else None
-    for index, batch in enumerate(tqdm(batches, total=total, desc="batch-norm statistics", unit="batch", disable=not progress)):
-        if max_batches and index >= max_batches:
-            break
+    total = min(len(batches), max_batches or len(batches)) if hasattr(batches, "__len__") else None
+    chosen = itertools.islice(batches, max_batches or None)
+    for batch in tqdm(chosen, total=total, desc="batch-norm statistics", unit="batch", disable=not progress):
         images = batch[0] if isinstance(batch, tuple) else batch
         inputs = probe(images, training=True)
         for position, x in enumerate(inputs):
