@@ -15,6 +15,15 @@ import time
 from kerasseq.cli import make_parser, parse, run
 
 
+def chosen(parser, what, names, known):
+    """The ``names`` asked for (all ``known`` ones when None), in order; an unknown one ends
+    the script with the parser's one-line error."""
+    unknown = sorted(set(names or ()) - set(known))
+    if unknown:
+        parser.error(f"unknown {what}(s) {' '.join(unknown)}; choose from {' '.join(known)}")
+    return tuple(names or known)
+
+
 def main(argv=None):
     parser = make_parser(__doc__, accel=True)
     parser.add_argument("--quick", action="store_true",
@@ -29,6 +38,8 @@ def main(argv=None):
                              "same held to STEPS in all)")
     parser.add_argument("--kinds", nargs="+", choices=("static", "recurrent"), default=["static", "recurrent"])
     parser.add_argument("--models", nargs="+", help="models to run: mlp nac nalu nalu_stable nalu_stable_1x nau_nmu (default: all)")
+    parser.add_argument("--operations", nargs="+",
+                        help="operations to run: a+b a-b a*b a/b a^2 sqrt(a) (default: all)")
     parser.add_argument("--skip-applied", action="store_true", help="skip counting and language-to-number")
     parser.add_argument("--out", default="nalu_results",
                         help="folder for results.md, results.json, extrapolation.png, and runs.jsonl: every finished "
@@ -44,14 +55,12 @@ def main(argv=None):
 
     budget = arithmetic.Budget(steps=1500 if args.quick else args.steps, seeds=2 if args.quick else args.seeds,
                                first_seed=args.first_seed)
-    os.makedirs(args.out, exist_ok=True)
-    started = time.time()
-    models = tuple(args.models or arithmetic.MODELS)
-    if set(models) - set(arithmetic.MODELS):
-        parser.error(f"unknown model(s) {' '.join(sorted(set(models) - set(arithmetic.MODELS)))}; "
-                     f"choose from {' '.join(arithmetic.MODELS)}")
+    models = chosen(parser, "model", args.models, arithmetic.MODELS)
+    operations = chosen(parser, "operation", args.operations, tuple(arithmetic.OPERATIONS))
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    os.makedirs(args.out, exist_ok=True)
+    started = time.time()
     # every finished run goes to runs.jsonl at once: a rerun with the same --out trains only the missing ones
     log = arithmetic.RunLog(os.path.join(args.out, "runs.jsonl"))
     rows, applied = [], {}
@@ -60,10 +69,10 @@ def main(argv=None):
         pending = {} if args.skip_applied else {
             "counting": pool.submit(arithmetic.counting, epochs=150 if args.quick else 600),
             "language_to_number_mae": pool.submit(arithmetic.language_to_number, epochs=100 if args.quick else 300)}
-        with tqdm(total=len(args.kinds) * len(arithmetic.OPERATIONS) * len(models), desc="arithmetic") as bar:
+        with tqdm(total=len(args.kinds) * len(operations) * len(models), desc="arithmetic") as bar:
             for kind in args.kinds:
-                rows += arithmetic.simple_function_table(kind, budget, models=models, progress=lambda row: bar.update(),
-                                                         pool=pool, log=log)
+                rows += arithmetic.simple_function_table(kind, budget, operations=operations, models=models,
+                                                         progress=lambda row: bar.update(), pool=pool, log=log)
         applied = {name: future.result() for name, future in pending.items()}
     seeds = f"seeds {budget.first_seed}-{budget.first_seed + budget.seeds - 1}"
     report = [f"Success by Madsen & Johansen's criterion (extrapolation MSE below that of the exact model with every "

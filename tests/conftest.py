@@ -5,6 +5,8 @@ each of the three backends within CI's budget.
 """
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,18 +14,34 @@ import pytest
 from tests.helpers import TINY_WORDS
 
 
+#: environment of the suite's processes: one persistent XLA compilation cache for the run, which
+#: pytest-xdist's workers and every script a test starts inherit (JAX compiles the same small
+#: networks again in each; a cached program is the same program, loaded instead of compiled)
+JAX_CACHE = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
 def pytest_configure(config):
     """The suite runs kerasseq as its scripts do: with the speed routes of kerasseq.accel on,
-    switched on before the backend loads (an XLA flag and TensorFlow's oneDNN switch are among them)."""
+    switched on before the backend loads (an XLA flag and TensorFlow's oneDNN switch are among them).
+    The first process (pytest-xdist's controller, or pytest alone) makes the run's JAX cache."""
     from kerasseq import accel
 
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        config.jax_cache = tempfile.mkdtemp(prefix="kerasseq-tests-jax-")
+        os.environ.update(JAX_CACHE, JAX_COMPILATION_CACHE_DIR=config.jax_cache)
     if accel.wanted():
         accel.enable()
 
 
+def pytest_unconfigure(config):
+    """The process that made the run's JAX cache removes it."""
+    if getattr(config, "jax_cache", None):
+        shutil.rmtree(config.jax_cache, ignore_errors=True)
+
+
 #: fixtures that take a minute or more to build: under pytest-xdist's ``--dist loadgroup`` (as
 #: ``make test`` runs), the tests that use one of them go to one worker, which builds it once
-BUILT_ONCE = ("tiny_model", "uninterrupted")
+BUILT_ONCE = ("tiny_model", "uninterrupted", "kept_run")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -187,23 +187,31 @@ def test_export_reproduces_keras_outputs(tiny_model, tmp_path, export_format, ba
 
 @pytest.mark.slow
 def test_nalu_arithmetic_writes_the_same_table_with_two_workers_or_resumed_with_one(tmp_path):
-    options = ["--steps", 100, "--seeds", 2, "--kinds", "static", "--models", "nac", "mlp", "--skip-applied"]
+    options = ["--steps", 100, "--seeds", 2, "--kinds", "static", "--operations", "a*b", "a+b", "--models", "nac", "mlp",
+               "--skip-applied"]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     result = run_script("nalu_arithmetic", *options, "--jobs", 2, "--out", whole)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((whole / "results.json").read_text())["rows"]
-    assert [(row["operation"], row["model"]) for row in rows][:2] == [("a+b", "nac"), ("a+b", "mlp")]
-    assert len(rows) == 12 and (whole / "extrapolation.png").stat().st_size > 0
-    # a run killed after 10 of its 24 runs, the 11th line cut short: the rerun trains the other 14, in one worker
+    assert [(row["operation"], row["model"]) for row in rows] == [("a*b", "nac"), ("a*b", "mlp"), ("a+b", "nac"),
+                                                                   ("a+b", "mlp")]
+    assert (whole / "extrapolation.png").stat().st_size > 0
+    # a run killed after 3 of its 8 runs, the 4th line cut short: the rerun trains the other 5, in one worker
     lines = (whole / "runs.jsonl").read_text().splitlines(keepends=True)
-    assert len(lines) == 24
+    assert len(lines) == 8
     resumed.mkdir()
-    (resumed / "runs.jsonl").write_text("".join(lines[:10]) + lines[10][:40])
+    (resumed / "runs.jsonl").write_text("".join(lines[:3]) + lines[3][:40])
     result = run_script("nalu_arithmetic", *options, "--jobs", 1, "--out", resumed)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((resumed / "results.json").read_text())["rows"] == rows
     logged = (resumed / "runs.jsonl").read_text().splitlines()
     assert sorted(logged) == sorted(line.rstrip("\n") for line in lines)
+
+
+def test_nalu_arithmetic_names_an_unknown_operation_in_one_line(capsys, tmp_path):
+    code, _, err = call("nalu_arithmetic", ["--operations", "a+b", "a%b", "--out", tmp_path / "out"], capsys)
+    assert code == 2 and err.strip().splitlines()[-1].endswith("unknown operation(s) a%b; choose from a+b a-b a*b a/b a^2 sqrt(a)")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from kerasseq.training.callbacks import AtomicBestCheckpoint, EpochGuard, StopOn
 from kerasseq.training.resume import ResumableState
 from kerasseq.training.trainer import TrainConfig, train_recognizer
 from tests.helpers import ROOT
+from tests.scripts.test_scripts import call
 
 
 class SumBatches(keras.utils.PyDataset):
@@ -275,7 +276,8 @@ KILLS = [("sigkill-3-batches-into-epoch-1", "marks/epoch0-batch3", signal.SIGKIL
 
 
 @pytest.mark.slow
-def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
+def test_training_killed_anywhere_or_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path,
+                                                                                     capsys):
     out = tmp_path / "run"
     for stage, (name, when, sent, status) in enumerate(KILLS):
         marks = tmp_path / f"marks{stage}"
@@ -285,10 +287,15 @@ def test_training_killed_anywhere_resumes_to_the_uninterrupted_result(dataset, u
         assert returncode == status, f"{name}: {(tmp_path / 'stderr.txt').read_text()[-3000:]}"
         assert mark.exists(), name  # killed where the test meant to, not at the end of the run
         if stage == 0:
-            refused = subprocess.run(train(dataset, out), capture_output=True, text=True, timeout=600)
-            assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
+            code, _, err = call("train_crnn", train(dataset, out)[2:], capsys)
+            assert code == 2 and "holds an unfinished run; pass --resume" in err
+    # out of time a batch into epoch 3: the run says how to go on and keeps its backup
+    stopped = subprocess.run(train(dataset, out, "--resume", "--max-minutes", "0.005"), capture_output=True, text=True,
+                             timeout=600)
+    assert stopped.returncode == 0 and "rerun with --resume" in stopped.stdout, stopped.stderr[-2000:]
+    assert (out / "backup").is_dir()
     resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.returncode == 0 and "rerun with --resume" not in resumed.stdout, resumed.stderr[-2000:]
     assert not (out / "backup").exists()
     assert_same_run(out, uninterrupted)
 
@@ -302,14 +309,3 @@ def assert_same_run(out, uninterrupted):
     final = load_recognizer(str(out / "model.keras")).get_weights()
     for weights, reference in zip(final, load_recognizer(str(uninterrupted / "model.keras")).get_weights()):
         np.testing.assert_allclose(weights, reference, atol=1e-5)
-
-
-@pytest.mark.slow
-def test_a_run_out_of_time_resumes_to_the_uninterrupted_result(dataset, uninterrupted, tmp_path):
-    out = tmp_path / "run"
-    stopped = subprocess.run(train(dataset, out, "--max-minutes", "0.005"), capture_output=True, text=True, timeout=600)
-    assert stopped.returncode == 0 and "rerun with --resume" in stopped.stdout
-    assert (out / "backup").is_dir()
-    resumed = subprocess.run(train(dataset, out, "--resume"), capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0 and "rerun with --resume" not in resumed.stdout
-    assert_same_run(out, uninterrupted)

@@ -19,9 +19,10 @@ def weights(model):
 
 @pytest.fixture(scope="module")
 def kept_run(dataset, tmp_path_factory):
-    """A 2-epoch mixed-bfloat16 run of the small preset with --keep-epochs: its folder."""
+    """A mixed-bfloat16 run of the small preset with --keep-epochs, 2 epochs of 64 images: its folder."""
     out = tmp_path_factory.mktemp("kept") / "run"
-    config = TrainConfig(preset="small", epochs=2, batch_size=16, seed=0, keep_epochs=True, precision="mixed_bfloat16")
+    config = TrainConfig(preset="small", epochs=2, batch_size=16, epoch_images=64, seed=0, keep_epochs=True,
+                         precision="mixed_bfloat16")
     train_recognizer(str(dataset), str(out), config, verbose=0)
     return out
 
