@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from data_prep.building import label_problem
+from data_prep.font_verdicts import FontVerdicts
 from kerasseq import atomic
 from kerasseq.errors import DataError
 from kerasseq.ocr.charset import DEFAULT_CHARSET, Charset
@@ -257,12 +258,19 @@ def draws_plain_characters(font, characters):
             and not (cased and draws_capitals_for_lowercase(font)))
 
 
-def usable_fonts(fonts, charset):
+def usable_fonts(fonts, charset, progress=False):
     """(fonts that draw every character of ``charset`` as itself, fonts that do not);
-    see :func:`draws_plain_characters`."""
+    see :func:`draws_plain_characters`. Verdicts are kept between runs
+    (:mod:`data_prep.font_verdicts`); ``progress`` shows a bar over the fonts."""
+    verdicts = FontVerdicts()
     good, bad = [], []
-    for font in fonts:
-        (good if draws_plain_characters(font, charset.characters) else bad).append(font)
+    for font in tqdm(fonts, desc="check fonts", unit="font", disable=not progress):
+        usable = verdicts.get(font, charset.characters)
+        if usable is None:
+            usable = draws_plain_characters(font, charset.characters)
+            verdicts.put(font, charset.characters, usable)
+        (good if usable else bad).append(font)
+    verdicts.save()
     return good, bad
 
 
@@ -453,7 +461,7 @@ def render_dataset(out, count, words=None, fonts=None, seed=0, workers=0, charse
     words = default_lexicon() if words is None else words
     if not words:
         raise DataError("the lexicon is empty")
-    fonts, unusable = usable_fonts(find_fonts(fonts), charset)
+    fonts, unusable = usable_fonts(find_fonts(fonts), charset, progress)
     if not fonts:
         raise DataError(f"no font draws every character of the charset (tried {len(unusable)})")
     train_fonts, val_fonts = split_fonts(fonts, holdout_fonts, holdout_families, seed if holdout_seed is None else holdout_seed,

@@ -14,29 +14,32 @@ import pytest
 from tests.helpers import TINY_WORDS
 
 
-#: environment of the suite's processes: one persistent XLA compilation cache for the run, which
-#: pytest-xdist's workers and every script a test starts inherit (JAX compiles the same small
-#: networks again in each; a cached program is the same program, loaded instead of compiled)
-JAX_CACHE = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+#: caches that the suite's processes share for one run, in a folder that pytest-xdist's workers
+#: and every script a test starts inherit: the persistent XLA compilation cache (JAX compiles the
+#: same small networks again in each process; a cached program is the same program, loaded
+#: instead of compiled) and kerasseq's own (the font checks, see data_prep.font_verdicts)
+RUN_CACHES = {"JAX_COMPILATION_CACHE_DIR": "jax", "KERASSEQ_CACHE_DIR": "kerasseq"}
+JAX_CACHE_EVERYTHING = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 
 
 def pytest_configure(config):
     """The suite runs kerasseq as its scripts do: with the speed routes of kerasseq.accel on,
     switched on before the backend loads (an XLA flag and TensorFlow's oneDNN switch are among them).
-    The first process (pytest-xdist's controller, or pytest alone) makes the run's JAX cache."""
+    The first process (pytest-xdist's controller, or pytest alone) makes the run's cache folder."""
     from kerasseq import accel
 
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        config.jax_cache = tempfile.mkdtemp(prefix="kerasseq-tests-jax-")
-        os.environ.update(JAX_CACHE, JAX_COMPILATION_CACHE_DIR=config.jax_cache)
+    if "KERASSEQ_CACHE_DIR" not in os.environ:
+        config.run_caches = tempfile.mkdtemp(prefix="kerasseq-tests-")
+        os.environ.update(JAX_CACHE_EVERYTHING, **{name: os.path.join(config.run_caches, folder)
+                                                   for name, folder in RUN_CACHES.items()})
     if accel.wanted():
         accel.enable()
 
 
 def pytest_unconfigure(config):
-    """The process that made the run's JAX cache removes it."""
-    if getattr(config, "jax_cache", None):
-        shutil.rmtree(config.jax_cache, ignore_errors=True)
+    """The process that made the run's cache folder removes it."""
+    if getattr(config, "run_caches", None):
+        shutil.rmtree(config.run_caches, ignore_errors=True)
 
 
 #: fixtures that take a minute or more to build: under pytest-xdist's ``--dist loadgroup`` (as
