@@ -13,7 +13,6 @@ import pytest
 
 from tests.helpers import TINY_WORDS
 
-
 #: caches that the suite's processes share for one run, in a folder that pytest-xdist's workers
 #: and every script a test starts inherit: the persistent XLA compilation cache (JAX compiles the
 #: same small networks again in each process; a cached program is the same program, loaded
