@@ -215,8 +215,12 @@ TRAIN_ARGUMENTS = ["--epochs", "3", "--batch-size", "16", "--patience", "1", "--
 #: Runs train_crnn.py with one more callback, which touches ``MARKS/epoch<E>-batch<B>``
 #: after each batch, so a test can kill the run a known number of batches into an epoch.
 MARKING_BATCHES = """
-import os, runpy, sys
+import os, runpy, signal, sys
 from kerasseq.training import callbacks
+
+# a shell's background job (as CI may run the suite) starts with SIGINT ignored: take
+# Ctrl-C back as in a terminal, here rather than in a fork of the multithreaded test process
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 marks = sys.argv.pop(1)
 os.makedirs(marks, exist_ok=True)
@@ -256,10 +260,9 @@ def history(run):
 
 def run_until(command, mark, sent, errors):
     """Start ``command``, send it ``sent`` once ``mark`` (a file) exists -> its exit status.
-    A shell's background job inherits SIGINT ignored, so the child gets Ctrl-C back as in a terminal."""
+    ``command`` takes Ctrl-C back itself (see MARKING_BATCHES)."""
     with open(errors, "w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
-                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 300
         while process.poll() is None and not mark.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
