@@ -77,5 +77,4 @@ class FontVerdicts:
             merged = {**self._read(), **self.added}
             atomic.write_json(self.path, {"version": CHECKS_VERSION, "verdicts": merged}, indent=None)
         except OSError:
-            return
-        self.added = {}
+            pass  # a cache folder that cannot be written: the fonts are checked again next run

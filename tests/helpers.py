@@ -1,5 +1,5 @@
 """Helpers the tests share: paths, running scripts and code in fresh interpreters, JAX
-gradients, and the speed routes restored. Fixtures live in conftest.py."""
+gradients, running a script's main here, and the speed routes restored. Fixtures live in conftest.py."""
 
 import contextlib
 import importlib.util
@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+
+from kerasseq.cli import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,6 +60,14 @@ def load_script(name):
             spec.loader.exec_module(module)
             return module
     raise FileNotFoundError(name)
+
+
+def call(name, args, capsys):
+    """Run a script's main in this process -> (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run(load_script(name).main, [str(a) for a in args])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
 
 
 def run_script(name, *args, backend=None, timeout=600, environment=None):

@@ -7,19 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kerasseq.cli import run
-from tests.helpers import TINY_WORDS, load_script, run_script
+from tests.helpers import TINY_WORDS, call, load_script, run_script
 
 SCRIPTS = ["render_words", "preprocess", "train_crnn", "predict", "evaluate", "export_model", "demo", "bench_data",
            "train_task", "bench_tasks", "nalu_arithmetic", "bench_crnn", "bench_readers", "plot_learning_curves", "average_weights"]
-
-
-def call(name, args, capsys):
-    """Run a script's main in this process -> (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        run(load_script(name).main, [str(a) for a in args])
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_scripts_use_the_installed_package_without_path_edits():

@@ -17,8 +17,7 @@ from kerasseq.ocr.predictor import load_recognizer
 from kerasseq.training.callbacks import AtomicBestCheckpoint, EpochGuard, StopOnInterrupt, TimeLimit
 from kerasseq.training.resume import ResumableState
 from kerasseq.training.trainer import TrainConfig, train_recognizer
-from tests.helpers import ROOT
-from tests.scripts.test_scripts import call
+from tests.helpers import ROOT, call
 
 
 class SumBatches(keras.utils.PyDataset):

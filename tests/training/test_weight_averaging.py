@@ -10,7 +10,7 @@ from kerasseq.ocr.predictor import load_recognizer
 from kerasseq.ocr.recognizer import build_crnn
 from kerasseq.training.trainer import TrainConfig, train_recognizer
 from kerasseq.training.weight_averaging import average_recognizers, recalibrate_batchnorm
-from tests.scripts.test_scripts import call
+from tests.helpers import call
 
 
 def weights(model):
