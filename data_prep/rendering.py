@@ -220,18 +220,82 @@ def _glyph_shape(face, character, size=24):
     return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 100
 
 
+#: Letters whose lower case reaches below the baseline in every plain face.
+_DESCENDING_LETTERS = "gpqy"
+#: Letters whose lower case stands at the x-height in every plain face, and capitals of
+#: the same height.
+_X_HEIGHT_LETTERS, _CAP_HEIGHT_LETTERS = "aenrxuvwz", "EHNRX"
+
+
+def _heights(face, characters):
+    """Heights of ``characters`` above (positive) and depths below the baseline, in pixels:
+    two (len(characters),) float arrays."""
+    boxes = np.array([face.getbbox(c, anchor="ls") for c in characters], float)
+    return -boxes[:, 1], boxes[:, 3]
+
+
 def draws_capitals_for_lowercase(font):
-    """True when ``font`` draws most lower-case letters as capitals, whatever their size:
-    caps-only display faces (Bebas Neue, Beteckna, titling faces) and small capitals under
-    the letters' own glyph names. Their lower-case labels cannot be read from the picture.
-    A letter counts as a capital when its ink, scaled to a square, overlaps the capital's
-    by more than 80% (intersection over union); most means 4 of _CASED_LETTERS's 9."""
+    """True when ``font`` draws most lower-case letters as capitals, whatever their size or
+    hand: caps-only display faces (Bebas Neue, Beteckna, titling faces), small capitals
+    under the letters' own glyph names, and hand-lettered faces that draw each capital
+    twice (Humor Sans, fonts-bwht). Their lower-case labels cannot be read from the picture.
+    Any of three signs counts:
+
+    - 4 of _CASED_LETTERS's 9 letters overlap their capital by more than 80% of their ink
+      (intersection over union, both scaled to a square): the capital's own drawing;
+    - the lower case stands as tall as the capitals (median x-height ≥ 0.9 cap height);
+    - g, p, q and y do not descend (median depth ≤ 0.1 cap height below the baseline)."""
     face = load_font(font, 64)
     same = 0
     for letter in _CASED_LETTERS:
         lower, upper = _glyph_shape(face, letter), _glyph_shape(face, letter.upper())
         same += (lower & upper).sum() > 0.8 * max(1, (lower | upper).sum())
-    return same >= 4
+    cap_height = max(1.0, float(np.median(_heights(face, _CAP_HEIGHT_LETTERS)[0])))
+    x_height = float(np.median(_heights(face, _X_HEIGHT_LETTERS)[0]))
+    depth = float(np.median(_heights(face, _DESCENDING_LETTERS)[1]))
+    return same >= 4 or x_height >= 0.9 * cap_height or depth <= 0.1 * cap_height
+
+
+#: Latin letters and the Greek letters that fonts typing Greek on a Latin keyboard draw
+#: in their place (the Symbol layout), chosen where the two shapes differ.
+_GREEK_ON_LATIN_KEYS = {"d": "δ", "f": "φ", "g": "γ", "h": "η", "l": "λ", "n": "ν", "q": "θ", "r": "ρ",
+                        "w": "ω", "y": "ψ"}
+
+
+def _shape_vector(face, character, size=24):
+    """The ink of ``character`` scaled to (size, size), blurred, centred and scaled to unit
+    length: a (size * size,) float32 vector whose dot products compare shapes."""
+    mask = _glyph_mask(face, character)
+    if not mask.size:
+        return np.zeros(size * size, np.float32)
+    shape = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    shape = cv2.GaussianBlur(shape, (5, 5), 1.5).ravel()
+    shape -= shape.mean()
+    return shape / (np.linalg.norm(shape) + 1e-6)
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_shapes():
+    """{character: (fonts, size * size) shape vectors} of every letter in
+    _GREEK_ON_LATIN_KEYS, Latin and Greek, in matplotlib's DejaVu and STIX faces."""
+    folder = bundled_fonts_folder()
+    fonts = sorted(name for name in os.listdir(folder) if name.startswith(("DejaVu", "STIXGeneral")))
+    faces = [load_font(os.path.join(folder, name), 64) for name in fonts]
+    characters = [*_GREEK_ON_LATIN_KEYS, *_GREEK_ON_LATIN_KEYS.values()]
+    return {c: np.stack([_shape_vector(face, c) for face in faces]) for c in characters}
+
+
+def draws_greek_for_latin(font):
+    """True when ``font`` draws Greek letters on the Latin keys (fonts-linex's alfa-beta
+    and ellenike draw "hello" as "ηελλο" under Latin glyph names): 7 or more of the 10
+    letters in _GREEK_ON_LATIN_KEYS look more like the Greek letter than the Latin one in
+    every reference face (the best dot product of shape vectors)."""
+    face, references = load_font(font, 64), _reference_shapes()
+    greek = 0
+    for latin, greek_letter in _GREEK_ON_LATIN_KEYS.items():
+        shape = _shape_vector(face, latin)
+        greek += (references[greek_letter] @ shape).max() > (references[latin] @ shape).max()
+    return greek >= 7
 
 
 def draws_framed_letters(font):
@@ -247,15 +311,18 @@ def draws_plain_characters(font, characters):
     """True if ``font`` draws every one of ``characters`` as that character: a glyph of
     its own, named as the character in the font's character map, and not inside a frame.
     Symbol-encoded and pictograph fonts (URW's Dingbats and Standard Symbols), small-caps
-    and caps-only faces (when ``characters`` has lower-case letters) and key-cap faces
-    fail; Pillow's embedded font passes."""
+    and caps-only faces (when ``characters`` has lower-case letters), faces that type Greek
+    on Latin keys (when it has the letters to tell) and key-cap faces fail; Pillow's
+    embedded font passes."""
     if not covers(font, characters):
         return False
     if font == PILLOW_FONT:
         return True
     cased = any(letter in characters for letter in _CASED_LETTERS)
+    greek_keys = sum(letter in characters for letter in _GREEK_ON_LATIN_KEYS) >= 7
     return (_glyph_names_are_letters(font, characters) and not draws_framed_letters(font)
-            and not (cased and draws_capitals_for_lowercase(font)))
+            and not (cased and draws_capitals_for_lowercase(font))
+            and not (greek_keys and draws_greek_for_latin(font)))
 
 
 def usable_fonts(fonts, charset, progress=False):

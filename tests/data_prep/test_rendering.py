@@ -231,6 +231,77 @@ def test_faces_that_draw_lower_case_as_capitals_are_not_usable(tmp_path):
         assert not draws_capitals_for_lowercase(bundled(name)), name
 
 
+def serif_capitals_as_lower_case(scale, keep=""):
+    """An edit for :func:`edited_font`: each lower-case letter but ``keep`` becomes DejaVu
+    Serif's capital, scaled by ``scale`` about the origin (another hand's capitals)."""
+    import copy
+
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.tables import ttProgram
+
+    serif = TTFont(bundled("DejaVuSerif.ttf"))
+    serif_cmap, serif_glyf, serif_hmtx = serif.getBestCmap(), serif["glyf"], serif["hmtx"]
+
+    def edit(glyf, hmtx, cmap):
+        for letter in sorted(set("abcdefghijklmnopqrstuvwxyz") - set(keep)):
+            capital = serif_cmap[ord(letter.upper())]
+            glyph = copy.deepcopy(serif_glyf[capital])
+            glyph.coordinates.scale((scale, scale))
+            glyph.program = ttProgram.Program()  # Serif's hinting calls functions Sans lacks
+            glyph.program.fromBytecode(b"")
+            glyph.recalcBounds(serif_glyf)
+            glyf[cmap[ord(letter)]] = glyph
+            width, _ = serif_hmtx[capital]
+            hmtx[cmap[ord(letter)]] = (round(width * scale), glyph.xMin)
+
+    return edit
+
+
+def test_hand_lettered_capitals_and_small_capitals_drawn_for_lower_case_are_not_usable(tmp_path):
+    from data_prep.rendering import draws_capitals_for_lowercase
+
+    # Humor Sans and fonts-bwht draw each capital a second time, in its own hand, for the
+    # lower case: as tall as the capitals; g, p, q, y kept here so that only height tells
+    full = edited_font(tmp_path, "CapitalsTwice.ttf", serif_capitals_as_lower_case(1.0, keep="gpqy"))
+    # small capitals of another drawing: shorter, but nothing descends
+    small = edited_font(tmp_path, "SmallCapitals.ttf", serif_capitals_as_lower_case(0.75))
+    for path in (full, small):
+        assert draws_capitals_for_lowercase(path) and not draws_plain_characters(path, ALNUM), path
+    for name in ("DejaVuSans.ttf", "DejaVuSansMono-Bold.ttf", "STIXGeneralItalic.ttf", "cmss10.ttf"):
+        assert not draws_capitals_for_lowercase(bundled(name)), name
+
+
+def test_faces_that_type_greek_on_latin_keys_are_not_usable(tmp_path):
+    import copy
+
+    from data_prep.rendering import draws_greek_for_latin
+
+    symbol_layout = dict(zip("abcdefghiklmnopqrstuwxyz", "αβχδεφγηικλμνοπθρστυωξψζ"))
+
+    def greek_on_latin_keys(glyf, hmtx, cmap):
+        for latin, greek in symbol_layout.items():
+            if glyf[cmap[ord(greek)]].isComposite():  # omicron is built from o
+                continue
+            glyf[cmap[ord(latin)]] = copy.deepcopy(glyf[cmap[ord(greek)]])
+            hmtx[cmap[ord(latin)]] = hmtx[cmap[ord(greek)]]
+
+    greek = edited_font(tmp_path, "GreekKeys.ttf", greek_on_latin_keys)
+    assert draws_greek_for_latin(greek) and not draws_plain_characters(greek, ALNUM)
+    assert draws_plain_characters(greek, Charset.from_spec("digits").characters)  # no letters to misdraw
+    for name in ("DejaVuSans.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf", "cmr10.ttf", "cmtt10.ttf"):
+        assert not draws_greek_for_latin(bundled(name)), name
+
+
+@pytest.mark.parametrize("name", ["linex/alfa-beta.ttf", "linex/ellenike.ttf", "humor-sans/Humor-Sans.ttf"])
+def test_linex_greek_and_humor_sans_are_not_usable(name):
+    # fonts-linex's alfa-beta and ellenike type "hello" as "ηελλο"; fonts-humor-sans draws
+    # "hello" as "HELLO": labels the picture cannot show
+    path = os.path.join("/usr/share/fonts/truetype", name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not installed (Debian's fonts-linex and fonts-humor-sans)")
+    assert not draws_plain_characters(path, ALNUM)
+
+
 @pytest.mark.parametrize("name", ["bebas-neue/BebasNeue-Regular.otf", "bebas-neue/BebasNeue-Thin.otf"])
 def test_bebas_neue_draws_capitals_for_lower_case(name):
     # fonts-bebas-neue: "hello" draws as "HELLO", a label the picture cannot show
