@@ -288,8 +288,8 @@ def _reference_shapes():
 def draws_greek_for_latin(font):
     """True when ``font`` draws Greek letters on the Latin keys (fonts-linex's alfa-beta
     and ellenike draw "hello" as "ηελλο" under Latin glyph names): 7 or more of the 10
-    letters in _GREEK_ON_LATIN_KEYS look more like the Greek letter than the Latin one in
-    every reference face (the best dot product of shape vectors)."""
+    letters in _GREEK_ON_LATIN_KEYS look more like their Greek letter than like themselves
+    (each compared by its best dot product of shape vectors over the reference faces)."""
     face, references = load_font(font, 64), _reference_shapes()
     greek = 0
     for latin, greek_letter in _GREEK_ON_LATIN_KEYS.items():
