@@ -212,12 +212,18 @@ def _glyph_mask(face, character):
     return np.asarray(glyph, dtype=np.uint8).reshape(glyph.size[::-1])
 
 
-def _glyph_shape(face, character, size=24):
-    """The ink of ``character`` in the Pillow ``face``, scaled to a (size, size) bool mask."""
+def _square_ink(face, character, size=24):
+    """The ink of ``character`` in the Pillow ``face``, stretched to a (size, size) uint8
+    square (all zero for a glyph with no ink)."""
     mask = _glyph_mask(face, character)
     if not mask.size:
-        return np.zeros((size, size), bool)
-    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 100
+        return np.zeros((size, size), np.uint8)
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _glyph_shape(face, character, size=24):
+    """The ink of ``character`` in the Pillow ``face``, scaled to a (size, size) bool mask."""
+    return _square_ink(face, character, size) > 100
 
 
 #: Letters whose lower case reaches below the baseline in every plain face.
@@ -265,11 +271,7 @@ _GREEK_ON_LATIN_KEYS = {"d": "δ", "f": "φ", "g": "γ", "h": "η", "l": "λ", "
 def _shape_vector(face, character, size=24):
     """The ink of ``character`` scaled to (size, size), blurred, centred and scaled to unit
     length: a (size * size,) float32 vector whose dot products compare shapes."""
-    mask = _glyph_mask(face, character)
-    if not mask.size:
-        return np.zeros(size * size, np.float32)
-    shape = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    shape = cv2.GaussianBlur(shape, (5, 5), 1.5).ravel()
+    shape = cv2.GaussianBlur(_square_ink(face, character, size).astype(np.float32), (5, 5), 1.5).ravel()
     shape -= shape.mean()
     return shape / (np.linalg.norm(shape) + 1e-6)
 
